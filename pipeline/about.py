@@ -1,0 +1,30 @@
+"""Project facts that other modules read: the single source of truth.
+
+Everything here is a plain constant so that importing it has no side effect.
+"""
+
+__version__ = "0.1.0"
+
+#: Code-system names, as they appear in every output.
+CM = "ICD-10-CM"
+PCS = "ICD-10-PCS"
+SYSTEMS = (CM, PCS)
+
+#: Releases of the code sets the knowledge base is built from.
+CM_RELEASE = "ICD-10-CM FY2026 (April 1, 2026 update)"
+PCS_RELEASE = "ICD-10-PCS FY2026"
+RELEASE = {CM: CM_RELEASE, PCS: PCS_RELEASE}
+
+#: Fixed artifact names inside a model folder (scispaCy style: one name, one meaning).
+META_FILE = "meta.json"
+MODEL_CARD_FILE = "MODEL_CARD.md"
+NLP_DIR = "nlp"
+RANKER_FILE = "ranker.joblib"
+MANIFEST_KEY = "manifest"
+
+#: Name of the spaCy span group that holds code mentions.
+MENTIONS_KEY = "medcode_mentions"
+
+#: Environment variable that points at a model folder to use by default.
+MODEL_ENV = "MEDCODE_MODEL"
+DEFAULT_MODEL_NAME = "default"

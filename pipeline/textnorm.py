@@ -1,0 +1,76 @@
+"""Normalisation shared by the knowledge base and the mention matcher.
+
+An alias and a stretch of note text match when they reduce to the same *key*: the sorted set of their
+content words, lower-cased and crudely singularised. Sorting makes "fracture of femoral neck" and
+"femoral neck fracture" meet; dropping function words makes "fracture of the neck of femur" meet
+"fracture of neck of femur".
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Words that carry no clinical content in an alias. Kept short on purpose: "no", "without" and
+#: "with" change meaning in ICD titles ("with hemorrhage"), but the matcher works on bags of words,
+#: so keeping "with" would only stop matches; negation is the context component's job.
+STOPWORDS = frozenset(
+    """a an and are as at be been by for from in into is it its of on or the to was were with
+    without which who that this these those his her their patient patients""".split()
+)
+
+#: Words that make a title more specific than a note usually is; dropped to make looser aliases.
+UNSPECIFIC_WORDS = frozenset(
+    """unspecified nos nec other specified site part type unsp
+    right left bilateral side""".split()
+)
+
+_TOKEN_RE = re.compile(r"[a-z0-9]+")
+_ENCOUNTER_RE = re.compile(
+    r",?\s*(initial|subsequent) encounter.*$|,?\s*sequela$", re.IGNORECASE
+)
+
+
+def singular(word: str) -> str:
+    """Return a crude singular form, good enough to make plural and singular aliases meet.
+
+    Args:
+        word: a lower-case word.
+
+    Returns:
+        The word without a plural ending; words of four letters or fewer are left alone.
+    """
+    if len(word) <= 4 or not word.endswith("s"):
+        return word
+    if word.endswith(("ss", "us", "is", "ous")):
+        return word
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "xes", "ses")):
+        return word[:-2]
+    return word[:-1]
+
+
+def norm_word(word: str) -> str:
+    """Normalise one token for matching: lower case, letters and digits only, singular."""
+    return singular("".join(_TOKEN_RE.findall(word.lower())))
+
+
+def content_words(text: str) -> list[str]:
+    """Split text into normalised content words (no stopwords, no punctuation)."""
+    words = (singular(w) for w in _TOKEN_RE.findall(text.lower()))
+    return [w for w in words if w and w not in STOPWORDS]
+
+
+def alias_key(words: list[str] | tuple[str, ...]) -> str:
+    """Return the order-free key of a bag of normalised content words."""
+    return " ".join(sorted(set(words)))
+
+
+def strip_encounter(title: str) -> str:
+    """Drop the 7th-character encounter phrase from an ICD-10-CM title."""
+    return _ENCOUNTER_RE.sub("", title).strip()
+
+
+def loose_words(words: list[str]) -> list[str]:
+    """Drop the words that only make a title more specific than notes usually are."""
+    return [w for w in words if w not in UNSPECIFIC_WORDS]
