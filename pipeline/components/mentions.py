@@ -118,3 +118,23 @@ class MentionMatcher:
 
     def from_disk(self, path, *, exclude=()) -> "MentionMatcher":
         return self.from_bytes((Path(path) / LEXICON_FILE).read_bytes())
+
+
+def window_keys(doc: Doc, max_words: int, norm=None) -> set[str]:
+    """All alias keys of windows of up to ``max_words`` content words in a doc's sentences.
+
+    Used to learn aliases from training notes with exactly the windows the matcher looks up.
+    """
+    norm = norm or _default_norm
+    keys = set()
+    for sent in doc.sents:
+        words = [w for t in sent if not (t.is_punct or t.is_space) and (w := norm(t.text))]
+        for a in range(len(words)):
+            for b in range(a + 1, min(a + max_words, len(words)) + 1):
+                keys.add(alias_key(words[a:b]))
+    return keys
+
+
+def _default_norm(text: str) -> str:
+    norm = norm_word(text)
+    return "" if norm in STOPWORDS else norm

@@ -1,0 +1,253 @@
+"""Candidate codes for a note and the features the ranker scores them by.
+
+Three sources propose codes for each note and code system:
+
+* **links**: mentions the spaCy pipeline found, through the alias lexicon (code-set titles, inclusion
+  terms, and aliases learned from the training notes), plus the ancestors of a linked code that the
+  training corpus uses (coders often stop at a header: ``C50.9`` for a linked ``C50.919``);
+* **classifier**: a linear ridge model on the note's TF-IDF vector (solved in its dual form, so all
+  labels are fit at once in closed form);
+* **neighbours**: the codes of the most similar training notes (cosine on the same vectors).
+
+:class:`NoteModel` holds everything learned from training notes; :func:`candidate_features` turns one
+note's signals into a feature row per candidate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from pipeline.about import CM, SYSTEMS
+from pipeline.components.mentions import SOURCES
+from pipeline.kb import normalize_code
+
+#: Order of the features in a row; the model card lists them.
+FEATURES = (
+    "ridge_score", "ridge_rank", "knn_vote", "knn_max_sim", "prior_log", "seen_in_training",
+    "n_affirmed", "n_mentions", "n_negated", "n_family", "n_historical", "n_hypothetical_uncertain",
+    "best_source", "learned_weight", "max_words", "min_ambiguity", "dominated", "first_position",
+    "n_child_links", "billable", "in_code_set", "code_length", "category_ridge_max", "category_prior_log",
+    "n_sentences", "note_length_log",
+)
+_SOURCE_RANK = {s: len(SOURCES) - i for i, s in enumerate(SOURCES)}  # title 3, alias 2, learned 1
+
+
+@dataclass
+class Mention:
+    """A mention reduced to plain data: where it is, what it links to, its assertion status."""
+
+    start: int
+    end: int
+    text: str
+    words: int
+    sentence: int
+    system: str
+    hits: tuple  # of CodeHit
+    status: frozenset[str]
+    dominated: bool = False
+
+
+@dataclass
+class Candidate:
+    """One (note, code) pair with its features and the mentions that support it."""
+
+    code: str
+    features: list[float]
+    evidence: list[Mention] = field(default_factory=list)
+    source: str = "classifier"
+
+
+class NoteModel:
+    """Note-level signals learned from training notes: TF-IDF, ridge classifier, neighbours, priors.
+
+    Args:
+        ridge_alpha: ridge regularisation.
+        knn_k: number of neighbours that vote.
+    """
+
+    def __init__(self, ridge_alpha: float = 1.0, knn_k: int = 10):
+        self.ridge_alpha = ridge_alpha
+        self.knn_k = knn_k
+        self.vectorizer: TfidfVectorizer | None = None
+        self.train_matrix: sp.csr_matrix | None = None
+        self.labels: dict[str, list[str]] = {}
+        self.label_index: dict[str, dict[str, int]] = {}
+        self.targets: dict[str, sp.csr_matrix] = {}
+        self.dual: dict[str, np.ndarray] = {}
+        self.prior: dict[str, Counter] = {}
+        self.category_prior: dict[str, Counter] = {}
+
+    def fit(self, texts: list[str], gold: list[dict[str, list[str]]]) -> "NoteModel":
+        """Fit on training texts and their gold codes (``[{system: [codes]}]``)."""
+        self.vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.8, sublinear_tf=True,
+                                          dtype=np.float32, token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9-]+\b")
+        self.train_matrix = self.vectorizer.fit_transform(texts).tocsr()
+        kernel = (self.train_matrix @ self.train_matrix.T).toarray()
+        for system in SYSTEMS:
+            codes = [g.get(system, []) for g in gold]
+            self.prior[system] = Counter(c for cs in codes for c in cs)
+            self.category_prior[system] = Counter(category(c, system) for cs in codes for c in cs)
+            labels = sorted(self.prior[system])
+            index = {c: i for i, c in enumerate(labels)}
+            rows = [i for i, cs in enumerate(codes) for _ in cs]
+            cols = [index[c] for cs in codes for c in cs]
+            y = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
+                              shape=(len(texts), len(labels)))
+            self.labels[system], self.label_index[system], self.targets[system] = labels, index, y
+            # Dual ridge: A = (K + aI)^-1 Y, scores = k(x, train) A. Exact, all labels at once.
+            a = kernel + self.ridge_alpha * np.eye(len(texts), dtype=kernel.dtype)
+            self.dual[system] = np.linalg.solve(a, y.toarray()).astype(np.float32)
+        return self
+
+    def signals(self, texts: list[str]) -> tuple[dict, dict]:
+        """Classifier scores and neighbour votes for new texts.
+
+        Returns:
+            ``(ridge, knn)``: per system, ridge a dense ``notes x labels`` array, knn a list (one per
+            note) of ``{code: (vote, max_sim)}``.
+        """
+        sims = (self.vectorizer.transform(texts) @ self.train_matrix.T).toarray()
+        ridge = {s: sims @ self.dual[s] for s in SYSTEMS}
+        knn = {s: [] for s in SYSTEMS}
+        k = min(self.knn_k, sims.shape[1])
+        top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+        for i in range(len(texts)):
+            total = float(sims[i, top[i]].sum()) or 1.0
+            for s in SYSTEMS:
+                votes: dict[str, list[float]] = {}
+                for j in top[i]:
+                    sim = float(sims[i, j])
+                    y = self.targets[s]
+                    for col in y.indices[y.indptr[j]:y.indptr[j + 1]]:
+                        v = votes.setdefault(self.labels[s][col], [0.0, 0.0])
+                        v[0] += sim / total
+                        v[1] = max(v[1], sim)
+                knn[s].append({c: tuple(v) for c, v in votes.items()})
+        return ridge, knn
+
+
+def category(code: str, system: str) -> str:
+    """The grouping a code belongs to: ICD-10-CM category (3 characters) or PCS body part (4)."""
+    return code[:3] if system == CM else code[:4]
+
+
+def ancestors(code: str, system: str) -> list[str]:
+    """Shorter forms of a code a coder may stop at: ``S72.001A`` -> ``S72.001``, ``S72.00``, ...``S72``."""
+    if system == CM:
+        body = code.replace(".", "")
+        return [normalize_code(body[:n], CM) for n in range(len(body) - 1, 2, -1)]
+    return [code[:n] for n in (4, 3) if n < len(code)]
+
+
+def mark_dominated(mentions: list[Mention]) -> None:
+    """Flag mentions that lie strictly inside a longer mention of the same system."""
+    for m in mentions:
+        m.dominated = any(o is not m and o.system == m.system and o.start <= m.start and m.end <= o.end
+                          and (o.end - o.start) > (m.end - m.start) for o in mentions)
+
+
+def candidate_features(
+    system: str,
+    ridge_row: np.ndarray,
+    knn_votes: dict[str, tuple[float, float]],
+    mentions: list[Mention],
+    model: NoteModel,
+    code_info: dict[str, tuple[str, bool]],
+    note_length: int,
+    n_ridge: int = 40,
+    max_candidates: int = 300,
+) -> list[Candidate]:
+    """Propose candidates for one note and system, each with its feature row.
+
+    Args:
+        system: the code system.
+        ridge_row: ridge scores over ``model.labels[system]``.
+        knn_votes: neighbour votes ``{code: (vote, max_sim)}``.
+        mentions: the note's mentions (all systems).
+        model: the fitted note model (labels, priors).
+        code_info: ``{code: (system, billable)}`` for the codes of the code sets.
+        note_length: characters in the note.
+        n_ridge: how many top classifier labels become candidates.
+        max_candidates: cap per note, keeping the strongest by classifier, links and votes.
+
+    Returns:
+        Candidates in no particular order.
+    """
+    labels, index = model.labels[system], model.label_index[system]
+    prior, cat_prior = model.prior[system], model.category_prior[system]
+    order = np.argsort(-ridge_row, kind="stable")
+    ridge_rank = np.empty(len(order), dtype=np.int64)
+    ridge_rank[order] = np.arange(len(order))
+
+    linked: dict[str, list[tuple[Mention, object, int]]] = defaultdict(list)
+    child_links: Counter = Counter()
+    for m in mentions:
+        if m.system != system:
+            continue
+        for hit in m.hits:
+            linked[hit.code].append((m, hit, len(m.hits)))
+            for parent in ancestors(hit.code, system):
+                if parent in index and parent != hit.code:
+                    child_links[parent] += 1
+
+    pool = [labels[j] for j in order[:n_ridge]]
+    pool += list(knn_votes) + list(linked) + list(child_links)
+    pool = list(dict.fromkeys(pool))
+    if len(pool) > max_candidates:
+        def strength(code: str) -> float:
+            j = index.get(code)
+            return (ridge_row[j] if j is not None else 0.0) + knn_votes.get(code, (0, 0))[0] + 0.5 * bool(linked.get(code))
+        pool = sorted(pool, key=strength, reverse=True)[:max_candidates]
+
+    cat_max: dict[str, float] = {}
+    for code in pool:
+        j = index.get(code)
+        if j is not None:
+            cat = category(code, system)
+            cat_max[cat] = max(cat_max.get(cat, -1.0), float(ridge_row[j]))
+
+    out = []
+    for code in pool:
+        j = index.get(code)
+        vote, max_sim = knn_votes.get(code, (0.0, 0.0))
+        links = linked.get(code, [])
+        ms = [m for m, _, _ in links]
+        affirmed = [m for m in ms if not m.status]
+        sentences = {m.sentence for m in ms}
+        in_set = code in code_info
+        features = [
+            float(ridge_row[j]) if j is not None else 0.0,
+            math.log1p(ridge_rank[j]) if j is not None else math.log1p(len(labels)),
+            vote, max_sim,
+            math.log1p(prior.get(code, 0)), float(code in prior),
+            len(affirmed), len(ms),
+            sum("NEGATED" in m.status for m in ms), sum("FAMILY" in m.status for m in ms),
+            sum("HISTORICAL" in m.status for m in ms),
+            sum(bool(m.status & {"HYPOTHETICAL", "UNCERTAIN"}) for m in ms),
+            max((_SOURCE_RANK[h.source] for _, h, _ in links), default=0),
+            max((h.weight for _, h, _ in links if h.source == "learned"), default=0.0),
+            max((m.words for m in ms), default=0),
+            min((n for _, _, n in links), default=0),
+            float(bool(ms) and all(m.dominated for m in ms)),
+            min((m.start / max(note_length, 1) for m in ms), default=1.0),
+            child_links.get(code, 0),
+            float(code_info.get(code, ("", False))[1]), float(in_set), len(code),
+            cat_max.get(category(code, system), 0.0),
+            math.log1p(cat_prior.get(category(code, system), 0)),
+            len(sentences), math.log1p(note_length),
+        ]
+        if links:
+            source = "mention"
+        elif child_links.get(code):
+            source = "mention-of-more-specific-code"
+        else:
+            source = "neighbours" if vote > (ridge_row[j] if j is not None else 0.0) else "classifier"
+        evidence = sorted({id(m): m for m in ms}.values(), key=lambda m: m.start)
+        out.append(Candidate(code, features, evidence, source))
+    return out

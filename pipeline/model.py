@@ -1,0 +1,470 @@
+"""Train, save, load and apply a medcode model.
+
+A model is a folder (fixed names, see :mod:`pipeline.about`)::
+
+    meta.json       versions, code-set releases, training-data hash, config, metrics, file hashes
+    MODEL_CARD.md   the same for people
+    nlp/            the spaCy pipeline (tokenizer, sentences, mentions with their lexicon, context)
+    model.joblib    note model (TF-IDF, ridge, neighbours) and the calibrated rankers
+    codes.tsv.gz    code, system, billable, title of every code the model can suggest
+
+Loading checks every file against the SHA-256 in ``meta.json`` before anything is unpickled, and
+refuses a mismatch.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import logging
+import platform
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Callable, Iterable
+
+import joblib
+import numpy as np
+import scipy.sparse as sp
+from sklearn.model_selection import KFold
+
+from pipeline.about import (CM, MENTIONS_KEY, META_FILE, MODEL_CARD_FILE, NLP_DIR, PCS, RELEASE, SYSTEMS,
+                            __version__)
+from pipeline.candidates import FEATURES, Candidate, Mention, NoteModel, candidate_features, mark_dominated
+from pipeline.components.context import status
+from pipeline.components.mentions import LEXICON_FILE, window_keys
+from pipeline.corpus import Note, corpus_hash
+from pipeline.kb import MAX_ALIAS_WORDS, KnowledgeBase
+from pipeline.nlp import build_nlp, load_nlp
+from pipeline.ranker import CalibratedRanker, expected_calibration_error
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "model.joblib"
+CODES_FILE = "codes.tsv.gz"
+#: Libraries whose versions a model records and checks on load.
+LIBRARIES = ("medcode", "spacy", "scispacy", "scikit-learn", "numpy", "scipy", "joblib", "simple-icd-10-cm")
+#: A key linking to more codes than this is too ambiguous to be worth a candidate each.
+MAX_CODES_PER_ALIAS = 25
+
+
+class ModelError(RuntimeError):
+    """A model folder cannot be used (missing, tampered with, or incompatible)."""
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of training (all have defaults; see the README for what they do)."""
+
+    seed: int = 0
+    folds: int = 5
+    ridge_alpha: float = 1.0
+    knn_k: int = 10
+    ridge_candidates: int = 40
+    max_candidates: int = 300
+    learned_max_words: int = 3
+    learned_min_count: int = 2
+    learned_min_precision: float = 0.3
+    learned_min_lift: float = 3.0
+    ranker_iter: int = 300
+    ranker_learning_rate: float = 0.06
+    ranker_leaves: int = 31
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name: f.type for f in fields(cls)}
+        unknown = set(values) - set(known)
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        defaults = cls()
+        return cls(**{k: type(getattr(defaults, k))(v) for k, v in values.items()})
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries a model depends on."""
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = __version__ if name == "medcode" else "missing"
+    return versions
+
+
+def kb_lexicon(kb: KnowledgeBase, max_words: int = MAX_ALIAS_WORDS) -> dict[str, list[tuple]]:
+    """Alias lexicon from the code sets: ``{key: [(code, system, source, 1.0), ...]}``."""
+    from pipeline.textnorm import alias_key, content_words
+
+    title_keys = {}
+    for code, entry in kb.code_to_entry.items():
+        title_keys[code] = {alias_key(content_words(a)) for a in entry.aliases[:2]}
+    lexicon = {}
+    for key, codes in kb.alias_to_codes.items():
+        if not key or key.count(" ") >= max_words:
+            continue
+        if len(codes) > MAX_CODES_PER_ALIAS:
+            # Keep the headers a long list shares: "CT scan of chest" names BW24, not its 30 children.
+            codes = {c for c in codes if not kb.code_to_entry[c].billable}
+            if not codes or len(codes) > MAX_CODES_PER_ALIAS:
+                continue
+        lexicon[key] = [(c, kb.code_to_entry[c].system, "title" if key in title_keys[c] else "alias", 1.0)
+                        for c in sorted(codes)]
+    return lexicon
+
+
+def learn_aliases(note_keys: list[set[str]], gold: list[dict[str, list[str]]], config: TrainConfig) -> dict:
+    """Aliases the training notes teach: windows that predict a code well.
+
+    A window key becomes an alias of a code when at least ``learned_min_count`` notes have both, the
+    code is on at least ``learned_min_precision`` of the notes with the key, and that is
+    ``learned_min_lift`` times the code's base rate. The weight is that precision.
+    """
+    df: dict[str, int] = {}
+    for keys in note_keys:
+        for key in keys:
+            df[key] = df.get(key, 0) + 1
+    vocab = {k: i for i, k in enumerate(sorted(k for k, n in df.items() if n >= config.learned_min_count
+                                               and not k.replace(" ", "").isdigit() and len(k) > 2))}
+    rows = [i for i, keys in enumerate(note_keys) for k in keys if k in vocab]
+    cols = [vocab[k] for keys in note_keys for k in keys if k in vocab]
+    key_matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
+                               shape=(len(note_keys), len(vocab)))
+    key_df = np.asarray(key_matrix.sum(axis=0)).ravel()
+    keys = sorted(vocab, key=vocab.get)
+    learned: dict[str, list[tuple]] = {}
+    n_notes = max(len(note_keys), 1)
+    for system in SYSTEMS:
+        labels = sorted({c for g in gold for c in g.get(system, [])})
+        index = {c: j for j, c in enumerate(labels)}
+        r = [i for i, g in enumerate(gold) for _ in g.get(system, [])]
+        c = [index[code] for g in gold for code in g.get(system, [])]
+        y = sp.csr_matrix((np.ones(len(r), dtype=np.float32), (r, c)), shape=(len(gold), len(labels)))
+        base = np.asarray(y.sum(axis=0)).ravel() / n_notes
+        both = (key_matrix.T @ y).tocoo()
+        for k, j, count in zip(both.row, both.col, both.data):
+            precision = count / key_df[k]
+            if (count >= config.learned_min_count and precision >= config.learned_min_precision
+                    and precision >= config.learned_min_lift * base[j]):
+                learned.setdefault(keys[k], []).append((labels[j], system, "learned", round(float(precision), 3)))
+    return learned
+
+
+def merge_lexicons(*lexicons: dict) -> dict:
+    """Union of lexicons, key by key."""
+    merged: dict[str, list] = {}
+    for lexicon in lexicons:
+        for key, hits in lexicon.items():
+            merged.setdefault(key, []).extend(hits)
+    return merged
+
+
+def doc_mentions(doc) -> list[Mention]:
+    """The mentions of a processed doc as plain :class:`Mention` records."""
+    sentence_of = {s.start: i for i, s in enumerate(doc.sents)}
+    mentions = []
+    for span in doc.spans.get(MENTIONS_KEY, []):
+        hits = span._.medcode_codes
+        mentions.append(Mention(span.start_char, span.end_char, span.text, len(span), sentence_of[span.sent.start],
+                                hits[0].system, hits, frozenset(status(span))))
+    mark_dominated(mentions)
+    return mentions
+
+
+class Medcoder:
+    """A trained model: the spaCy pipeline, the note model and one calibrated ranker per system."""
+
+    def __init__(self, nlp, note_model: NoteModel, rankers: dict[str, CalibratedRanker],
+                 codes: dict[str, tuple[str, bool, str]], config: TrainConfig, meta: dict | None = None):
+        self.nlp = nlp
+        self.note_model = note_model
+        self.rankers = rankers
+        self.codes = codes
+        self.config = config
+        self.meta = meta or {}
+        self._code_info = {c: (s, b) for c, (s, b, _) in codes.items()}
+
+    # ------------------------------------------------------------------ training
+    @classmethod
+    def train(cls, notes: list[Note], config: TrainConfig | None = None,
+              progress: Callable[[str], None] | None = None) -> "Medcoder":
+        """Train on coded notes.
+
+        The ranker learns from out-of-fold candidates: for each of ``config.folds`` folds the note
+        model and the learned aliases are fitted without the fold's notes, then the fold's candidates
+        are generated and labelled. The final note model and aliases are then fitted on all notes.
+
+        Args:
+            notes: training notes with gold codes.
+            config: hyper-parameters.
+            progress: called with a short message at each stage.
+
+        Returns:
+            The trained model (its ``meta`` holds candidate recall and calibration on the training
+            notes' out-of-fold candidates).
+        """
+        config = config or TrainConfig()
+        say = progress or (lambda message: logger.info(message))
+        if len(notes) < max(config.folds, 2):
+            raise ValueError(f"training needs at least {max(config.folds, 2)} coded notes, got {len(notes)}")
+        say("loading code sets")
+        kb = KnowledgeBase.load()
+        base_lexicon = kb_lexicon(kb)
+        nlp = build_nlp()
+        texts = [n.text for n in notes]
+        gold = [n.codes for n in notes]
+        say(f"tokenizing {len(notes)} notes")
+        docs = list(nlp.pipe(texts, disable=["medcode_mentions", "medcode_context"]))
+        note_keys = [window_keys(d, config.learned_max_words) for d in docs]
+        matcher, context = nlp.get_pipe("medcode_mentions"), nlp.get_pipe("medcode_context")
+
+        code_info = _KBInfo(kb)
+        rows: dict[str, list] = {s: [] for s in SYSTEMS}
+        recall = {s: [0, 0] for s in SYSTEMS}
+        folds = KFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
+        for fold, (train_idx, test_idx) in enumerate(folds.split(texts), start=1):
+            say(f"fold {fold}/{config.folds}: fitting on {len(train_idx)} notes, candidates for {len(test_idx)}")
+            note_model = NoteModel(config.ridge_alpha, config.knn_k).fit([texts[i] for i in train_idx],
+                                                                         [gold[i] for i in train_idx])
+            learned = learn_aliases([note_keys[i] for i in train_idx], [gold[i] for i in train_idx], config)
+            matcher.set_lexicon(merge_lexicons(base_lexicon, learned))
+            ridge, knn = note_model.signals([texts[i] for i in test_idx])
+            for k, i in enumerate(test_idx):
+                mentions = doc_mentions(context(matcher(docs[i])))
+                for s in SYSTEMS:
+                    cands = candidate_features(s, ridge[s][k], knn[s][k], mentions, note_model, code_info,
+                                               len(texts[i]), config.ridge_candidates, config.max_candidates)
+                    truth = set(gold[i].get(s, []))
+                    recall[s][0] += len(truth & {c.code for c in cands})
+                    recall[s][1] += len(truth)
+                    rows[s].extend((i, c.features, c.code in truth) for c in cands)
+
+        rankers, training_report = {}, {}
+        for s in SYSTEMS:
+            say(f"training the {s} ranker on {len(rows[s])} out-of-fold candidates")
+            groups = np.array([r[0] for r in rows[s]])
+            x = np.array([r[1] for r in rows[s]], dtype=np.float32)
+            y = np.array([r[2] for r in rows[s]], dtype=np.int8)
+            rankers[s] = CalibratedRanker(config.ranker_iter, config.ranker_learning_rate, config.ranker_leaves,
+                                          config.seed).fit(x, y, groups, folds=config.folds)
+            training_report[s] = {
+                "candidate_recall_oof": recall[s][0] / max(recall[s][1], 1),
+                "candidates_per_note": len(rows[s]) / len(notes),
+                "calibration_oof": rankers[s].reliability,
+                "ece_oof": expected_calibration_error(rankers[s].reliability),
+            }
+
+        say("fitting the final note model and aliases on all notes")
+        note_model = NoteModel(config.ridge_alpha, config.knn_k).fit(texts, gold)
+        learned = learn_aliases(note_keys, gold, config)
+        lexicon = merge_lexicons(base_lexicon, learned)
+        matcher.set_lexicon(lexicon)
+        codes = {}
+        for s in SYSTEMS:
+            for code in note_model.labels[s]:
+                entry = kb.get(code)
+                codes[code] = (s, entry.billable if entry else False, entry.title if entry else "")
+        for hits in lexicon.values():
+            for code, system, _, _ in hits:
+                if code not in codes:
+                    entry = kb.get(code)
+                    codes[code] = (system, entry.billable, entry.title)
+        meta = {
+            "training": {"notes": len(notes), "data_sha256": corpus_hash(notes),
+                         "learned_aliases": sum(len(v) for v in learned.values()), **{"report": training_report}},
+        }
+        return cls(nlp, note_model, rankers, codes, config, meta)
+
+    # ---------------------------------------------------------------- prediction
+    def rank(self, texts: list[str], depth: int = 100, n_process: int = 1) -> list[dict[str, list[dict]]]:
+        """Rank candidate codes for each text.
+
+        Args:
+            texts: note texts.
+            depth: how many codes per system to keep.
+            n_process: processes for the spaCy pipeline.
+
+        Returns:
+            One ``{system: [suggestion, ...]}`` per text, best first; a suggestion is a dict with
+            ``code``, ``system``, ``score``, ``description``, ``evidence`` and ``source``.
+        """
+        if not texts:
+            return []
+        docs = self.nlp.pipe(texts, batch_size=64, n_process=n_process)
+        mentions = [doc_mentions(d) for d in docs]
+        ridge, knn = self.note_model.signals(texts)
+        results: list[dict[str, list[dict]]] = [{} for _ in texts]
+        for s in SYSTEMS:
+            per_note = [candidate_features(s, ridge[s][i], knn[s][i], mentions[i], self.note_model, self._code_info,
+                                           len(texts[i]), self.config.ridge_candidates, self.config.max_candidates)
+                        for i in range(len(texts))]
+            x = np.array([c.features for cands in per_note for c in cands], dtype=np.float32).reshape(-1, len(FEATURES))
+            raw = self.rankers[s].raw(x)
+            score = self.rankers[s].score(raw)
+            offset = 0
+            for i, cands in enumerate(per_note):
+                n = len(cands)
+                order = np.argsort(-raw[offset:offset + n], kind="stable")[:depth]
+                results[i][s] = [self._suggestion(cands[j], s, float(score[offset + j])) for j in order]
+                offset += n
+        return results
+
+    def _suggestion(self, cand: Candidate, system: str, score: float) -> dict:
+        _, _, title = self.codes.get(cand.code, (system, False, ""))
+        return {
+            "code": cand.code,
+            "system": system,
+            "score": round(score, 4),
+            "description": title,
+            "evidence": [{"start": m.start, "end": m.end, "text": m.text, **({"status": sorted(m.status)} if m.status else {})}
+                         for m in cand.evidence],
+            "source": cand.source,
+        }
+
+    def predict(self, notes: Iterable[Note], top_k: int = 30, n_process: int = 1) -> list[dict]:
+        """Suggestions for notes, in the output format of ``medcode predict`` (one dict per note).
+
+        ``top_k`` applies per code system; the list is merged and ordered by score.
+        """
+        notes = list(notes)
+        ranked = self.rank([n.text for n in notes], depth=top_k, n_process=n_process)
+        out = []
+        for note, by_system in zip(notes, ranked):
+            merged = [sug for s in SYSTEMS for sug in by_system.get(s, [])]
+            merged.sort(key=lambda sug: -sug["score"])
+            out.append({"id": note.id, "suggestions": merged})
+        return out
+
+    # ------------------------------------------------------------------- storage
+    def save(self, path: str | Path, extra_meta: dict | None = None) -> Path:
+        """Write the model folder (see the module docstring) and its manifest of hashes."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.nlp.to_disk(path / NLP_DIR)
+        joblib.dump({"note_model": self.note_model, "rankers": self.rankers, "config": asdict(self.config)},
+                    path / MODEL_FILE, compress=3)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
+        for code in sorted(self.codes):
+            system, billable, title = self.codes[code]
+            writer.writerow([code, system, int(billable), title])
+        (path / CODES_FILE).write_bytes(gzip.compress(buffer.getvalue().encode("utf-8"), mtime=0))
+        meta = {
+            "name": path.name,
+            "medcode_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "releases": RELEASE,
+            "libraries": library_versions(),
+            "config": asdict(self.config),
+            "features": list(FEATURES),
+            "labels": {s: len(self.note_model.labels[s]) for s in SYSTEMS},
+            "lexicon_keys": len(self.nlp.get_pipe("medcode_mentions").lexicon),
+            **self.meta,
+            **(extra_meta or {}),
+        }
+        meta["manifest"] = manifest(path)
+        (path / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        (path / MODEL_CARD_FILE).write_text(model_card(meta), encoding="utf-8")
+        self.meta = meta
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Medcoder":
+        """Load a model folder after checking every file against its manifest.
+
+        Raises:
+            ModelError: when the folder is missing, a file is missing or altered, or it was made
+                for another code-set release.
+        """
+        path = Path(path)
+        meta_path = path / META_FILE
+        if not meta_path.exists():
+            raise ModelError(f"{path}: not a medcode model folder (no {META_FILE}); "
+                             "run `make setup` or `medcode train` to build one")
+        meta = json.loads(meta_path.read_text("utf-8"))
+        verify_manifest(path, meta.get("manifest", {}))
+        if meta.get("releases") != RELEASE:
+            logger.warning("model %s was built for %s; this medcode uses %s", path, meta.get("releases"), RELEASE)
+        installed = library_versions()
+        for lib, version in meta.get("libraries", {}).items():
+            if installed.get(lib) != version and lib != "python":
+                logger.warning("model %s was built with %s %s; %s is installed", path, lib, version,
+                               installed.get(lib))
+        state = joblib.load(path / MODEL_FILE)
+        nlp = load_nlp(path / NLP_DIR)
+        codes = {}
+        with gzip.open(path / CODES_FILE, "rt", encoding="utf-8", newline="") as handle:
+            for code, system, billable, title in csv.reader(handle, delimiter="\t"):
+                codes[code] = (system, billable == "1", title)
+        config = TrainConfig(**state["config"])
+        return cls(nlp, state["note_model"], state["rankers"], codes, config, meta)
+
+
+class _KBInfo(dict):
+    """A read-only mapping view of the knowledge base as ``{code: (system, billable)}``."""
+
+    def __init__(self, kb: KnowledgeBase):
+        super().__init__()
+        self.kb = kb
+
+    def get(self, code, default=None):
+        entry = self.kb.get(code)
+        return (entry.system, entry.billable) if entry else default
+
+    def __contains__(self, code) -> bool:
+        return self.kb.get(code) is not None
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def manifest(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file in a model folder except ``meta.json`` and the model card."""
+    return {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name not in (META_FILE, MODEL_CARD_FILE)}
+
+
+def verify_manifest(folder: Path, expected: dict[str, str]) -> None:
+    """Refuse a model folder whose files differ from its manifest (before anything is unpickled)."""
+    if not expected:
+        raise ModelError(f"{folder}: {META_FILE} has no manifest of file hashes; refusing to load")
+    actual = manifest(folder)
+    for name, digest in expected.items():
+        if name not in actual:
+            raise ModelError(f"{folder / name}: file listed in the manifest is missing")
+        if actual[name] != digest:
+            raise ModelError(f"{folder / name}: SHA-256 does not match the manifest; the file was altered")
+    extra = set(actual) - set(expected)
+    if extra:
+        raise ModelError(f"{folder}: files not in the manifest: {', '.join(sorted(extra))}")
+
+
+def model_card(meta: dict) -> str:
+    """Render ``meta.json`` as a short Markdown model card."""
+    lines = [f"# medcode model `{meta.get('name')}`", "",
+             f"- medcode {meta['medcode_version']}, created {meta['created']}",
+             f"- Code sets: {meta['releases'][CM]}; {meta['releases'][PCS]}"]
+    training = meta.get("training", {})
+    if training:
+        lines.append(f"- Trained on {training.get('notes')} notes ({training.get('corpus', 'corpus')}), "
+                     f"data SHA-256 `{training.get('data_sha256', '')[:16]}…`")
+    lines += ["", "## Libraries", ""] + [f"- {k} {v}" for k, v in meta["libraries"].items()]
+    lines += ["", "## Config", "", "```json", json.dumps(meta["config"], indent=1), "```"]
+    for title, key in (("Metrics", "metrics"),):
+        if meta.get(key):
+            lines += ["", f"## {title}", "", "```json", json.dumps(meta[key], indent=1), "```"]
+    report = training.get("report", {})
+    if report:
+        lines += ["", "## Training report (out-of-fold candidates of the training notes)", ""]
+        for system, r in report.items():
+            lines.append(f"- {system}: candidate recall {r['candidate_recall_oof']:.3f}, "
+                         f"{r['candidates_per_note']:.0f} candidates per note, ECE {r['ece_oof']:.3f}")
+    return "\n".join(lines) + "\n"
