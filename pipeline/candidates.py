@@ -35,6 +35,13 @@ FEATURES = (
     "n_child_links", "billable", "in_code_set", "code_length", "category_ridge_max", "category_prior_log",
     "n_sentences", "note_length_log",
 )
+#: Statuses that mean the condition is not the patient's current one: a code named only under them
+#: is moved down whatever the ranker says (coding a denied or a relative's condition is an error).
+DEMOTING = frozenset({"NEGATED", "FAMILY"})
+#: Score factor for a demoted candidate.
+DEMOTION_FACTOR = 0.2
+#: A learned alias counts as evidence when it predicted its code at least this often in training.
+EVIDENCE_MIN_WEIGHT = 0.6
 _SOURCE_RANK = {s: len(SOURCES) - i for i, s in enumerate(SOURCES)}  # title 3, alias 2, learned 1
 
 
@@ -61,6 +68,8 @@ class Candidate:
     features: list[float]
     evidence: list[Mention] = field(default_factory=list)
     source: str = "classifier"
+    #: Why the candidate is moved down: all its mentions are negated or about someone else.
+    demoted: str | None = None
 
 
 class NoteModel:
@@ -242,12 +251,24 @@ def candidate_features(
             math.log1p(cat_prior.get(category(code, system), 0)),
             len(sentences), math.log1p(note_length),
         ]
-        if links:
+        # Evidence is what a coder can check: words that name the code. A learned alias is only
+        # a correlate ("type 2" for I10) unless it predicted the code most of the time in training.
+        shown = {}
+        for m, hit, _ in links:
+            if hit.source != "learned" or hit.weight >= EVIDENCE_MIN_WEIGHT:
+                rank = _SOURCE_RANK[hit.source]
+                if shown.get(id(m), (0, m))[0] < rank:
+                    shown[id(m)] = (rank, m)
+        evidence = [m for _, m in sorted(shown.values(), key=lambda rm: (-rm[0], rm[1].start))]
+        if evidence:
             source = "mention"
-        elif child_links.get(code):
-            source = "mention-of-more-specific-code"
+        elif links or child_links.get(code):
+            source = "related-mention"
         else:
             source = "neighbours" if vote > (ridge_row[j] if j is not None else 0.0) else "classifier"
-        evidence = sorted({id(m): m for m in ms}.values(), key=lambda m: m.start)
-        out.append(Candidate(code, features, evidence, source))
+        demoted = None
+        if ms and not affirmed and all(m.status & DEMOTING for m in ms):
+            kinds = sorted({k.lower() for m in ms for k in m.status & DEMOTING})
+            demoted = f"every mention in the note is {' or '.join(kinds)}"
+        out.append(Candidate(code, features, evidence, source, demoted))
     return out

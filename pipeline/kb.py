@@ -30,6 +30,8 @@ PCS_FILE = "icd10pcs-codes-2026.txt.gz"
 MAX_ALIAS_WORDS = 6
 _CM_CODE_RE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
 _PCS_CODE_RE = re.compile(r"^[0-9A-HJ-NP-Z]{3,7}$")
+_DEFAULT_TAIL_RE = re.compile(r"\bunspecified\b|\bnot elsewhere classified\b|\bNOS\b", re.IGNORECASE)
+_DEFAULT_CHILD_RE = re.compile(r"\bunspecified\b|\bwithout\b", re.IGNORECASE)
 _PAREN_RE = re.compile(r"\([^)]*\)")
 _PCS_TITLE_CUT_RE = re.compile(r",|\busing\b|\bwith\b", re.IGNORECASE)
 
@@ -96,6 +98,28 @@ class KnowledgeBase:
                 if key:
                     self.alias_to_codes[key].add(entry.code)
         self.alias_to_codes = dict(self.alias_to_codes)
+        self._children: dict[str, list[str]] | None = None
+
+    def default_children(self, code: str, limit: int = 3) -> list[str]:
+        """Billable descendants a coder takes when the note says no more than the header does.
+
+        Those whose title says "unspecified" or "without ..." (``E11`` -> ``E11.9``), nearest first.
+        """
+        if self._children is None:
+            self._children = defaultdict(list)
+            for entry in self.code_to_entry.values():
+                if entry.parent:
+                    self._children[entry.parent].append(entry.code)
+        found, level = [], [code]
+        while level and len(found) < limit:
+            # Codes ending in 9 are ICD's "unspecified" slot: try them first.
+            level = [c for parent in level
+                     for c in sorted(self._children.get(parent, []), key=lambda c: (not c.endswith("9"), c))]
+            for child in level:
+                entry = self.code_to_entry[child]
+                if entry.billable and _DEFAULT_CHILD_RE.search(entry.title):
+                    found.append(child)
+        return found[:limit]
 
     @property
     def release(self) -> dict[str, str]:
@@ -136,6 +160,10 @@ def cm_aliases(title: str, inclusion_terms: Iterable[str]) -> tuple[str, ...]:
     """Return the aliases of an ICD-10-CM code: its title, shortened forms and inclusion terms."""
     aliases = [title]
     base = strip_encounter(title) if ("encounter" in title or "sequela" in title) else title
+    head, comma, rest = base.partition(", ")
+    if comma and _DEFAULT_TAIL_RE.search(rest):
+        # "Pneumonia, unspecified organism" is what the index calls plain "Pneumonia".
+        aliases.append(head)
     loose = " ".join(loose_words(content_words(base)))
     # Parenthesised words are "nonessential modifiers": the term holds with or without them.
     bare = [_PAREN_RE.sub(" ", term) for term in (base, *inclusion_terms) if "(" in term]

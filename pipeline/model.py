@@ -34,7 +34,7 @@ from sklearn.model_selection import KFold
 
 from pipeline.about import (CM, MENTIONS_KEY, META_FILE, MODEL_CARD_FILE, NLP_DIR, PCS, RELEASE, SYSTEMS,
                             __version__)
-from pipeline.candidates import FEATURES, Candidate, Mention, NoteModel, candidate_features, mark_dominated
+from pipeline.candidates import DEMOTION_FACTOR, FEATURES, Candidate, Mention, NoteModel, candidate_features, mark_dominated
 from pipeline.components.context import status
 from pipeline.components.mentions import LEXICON_FILE, window_keys
 from pipeline.corpus import Note, corpus_hash
@@ -111,8 +111,14 @@ def kb_lexicon(kb: KnowledgeBase, max_words: int = MAX_ALIAS_WORDS) -> dict[str,
             codes = {c for c in codes if not kb.code_to_entry[c].billable}
             if not codes or len(codes) > MAX_CODES_PER_ALIAS:
                 continue
-        lexicon[key] = [(c, kb.code_to_entry[c].system, "title" if key in title_keys[c] else "alias", 1.0)
-                        for c in sorted(codes)]
+        hits = [(c, kb.code_to_entry[c].system, "title" if key in title_keys[c] else "alias", 1.0)
+                for c in sorted(codes)]
+        named = set(codes)
+        for code in sorted(codes):
+            entry = kb.code_to_entry[code]
+            if entry.system == CM and not entry.billable:
+                hits += [(c, CM, "alias", 1.0) for c in kb.default_children(code) if c not in named]
+        lexicon[key] = hits
     return lexicon
 
 
@@ -167,9 +173,12 @@ def doc_mentions(doc) -> list[Mention]:
     sentence_of = {s.start: i for i, s in enumerate(doc.sents)}
     mentions = []
     for span in doc.spans.get(MENTIONS_KEY, []):
-        hits = span._.medcode_codes
-        mentions.append(Mention(span.start_char, span.end_char, span.text, len(span), sentence_of[span.sent.start],
-                                hits[0].system, hits, frozenset(status(span))))
+        flags = frozenset(status(span))
+        for system in SYSTEMS:
+            hits = tuple(h for h in span._.medcode_codes if h.system == system)
+            if hits:
+                mentions.append(Mention(span.start_char, span.end_char, span.text, len(span),
+                                        sentence_of[span.sent.start], system, hits, flags))
     mark_dominated(mentions)
     return mentions
 
@@ -190,7 +199,7 @@ class Medcoder:
     # ------------------------------------------------------------------ training
     @classmethod
     def train(cls, notes: list[Note], config: TrainConfig | None = None,
-              progress: Callable[[str], None] | None = None) -> "Medcoder":
+              progress: Callable[[str], None] | None = None, kb: KnowledgeBase | None = None) -> "Medcoder":
         """Train on coded notes.
 
         The ranker learns from out-of-fold candidates: for each of ``config.folds`` folds the note
@@ -201,6 +210,7 @@ class Medcoder:
             notes: training notes with gold codes.
             config: hyper-parameters.
             progress: called with a short message at each stage.
+            kb: the code sets (the full FY2026 knowledge base when ``None``; tests pass a tiny one).
 
         Returns:
             The trained model (its ``meta`` holds candidate recall and calibration on the training
@@ -211,7 +221,7 @@ class Medcoder:
         if len(notes) < max(config.folds, 2):
             raise ValueError(f"training needs at least {max(config.folds, 2)} coded notes, got {len(notes)}")
         say("loading code sets")
-        kb = KnowledgeBase.load()
+        kb = kb or KnowledgeBase.load()
         base_lexicon = kb_lexicon(kb)
         nlp = build_nlp()
         texts = [n.text for n in notes]
@@ -274,6 +284,7 @@ class Medcoder:
                     codes[code] = (system, entry.billable, entry.title)
         meta = {
             "training": {"notes": len(notes), "data_sha256": corpus_hash(notes),
+                         "note_fingerprints": sorted(note_fingerprint(t) for t in texts),
                          "learned_aliases": sum(len(v) for v in learned.values()), **{"report": training_report}},
         }
         return cls(nlp, note_model, rankers, codes, config, meta)
@@ -284,7 +295,7 @@ class Medcoder:
 
         Args:
             texts: note texts.
-            depth: how many codes per system to keep.
+            depth: how many codes per system to keep (and, after them, up to as many demoted ones).
             n_process: processes for the spaCy pipeline.
 
         Returns:
@@ -304,10 +315,17 @@ class Medcoder:
             x = np.array([c.features for cands in per_note for c in cands], dtype=np.float32).reshape(-1, len(FEATURES))
             raw = self.rankers[s].raw(x)
             score = self.rankers[s].score(raw)
+            demoted = np.array([c.demoted is not None for cands in per_note for c in cands], dtype=bool)
+            raw[demoted] *= DEMOTION_FACTOR
+            score[demoted] *= DEMOTION_FACTOR
             offset = 0
             for i, cands in enumerate(per_note):
                 n = len(cands)
-                order = np.argsort(-raw[offset:offset + n], kind="stable")[:depth]
+                # Demoted candidates go after the others, whatever their score, and do not take
+                # their places: up to `depth` of each.
+                order = np.argsort(-raw[offset:offset + n], kind="stable")
+                flags = demoted[offset:offset + n][order]
+                order = np.concatenate([order[~flags][:depth], order[flags][:depth]])
                 results[i][s] = [self._suggestion(cands[j], s, float(score[offset + j])) for j in order]
                 offset += n
         return results
@@ -322,12 +340,15 @@ class Medcoder:
             "evidence": [{"start": m.start, "end": m.end, "text": m.text, **({"status": sorted(m.status)} if m.status else {})}
                          for m in cand.evidence],
             "source": cand.source,
+            **({"demoted": cand.demoted} if cand.demoted else {}),
         }
 
     def predict(self, notes: Iterable[Note], top_k: int = 30, n_process: int = 1) -> list[dict]:
         """Suggestions for notes, in the output format of ``medcode predict`` (one dict per note).
 
-        ``top_k`` applies per code system; the list is merged and ordered by score.
+        ``top_k`` applies per code system; the list is merged and ordered by score. Codes whose
+        every mention is negated or about a relative are not suggested: they are listed under
+        ``excluded`` with the reason, so a coder sees what was set aside and why.
         """
         notes = list(notes)
         ranked = self.rank([n.text for n in notes], depth=top_k, n_process=n_process)
@@ -335,7 +356,9 @@ class Medcoder:
         for note, by_system in zip(notes, ranked):
             merged = [sug for s in SYSTEMS for sug in by_system.get(s, [])]
             merged.sort(key=lambda sug: -sug["score"])
-            out.append({"id": note.id, "suggestions": merged})
+            out.append({"id": note.id,
+                         "suggestions": [sug for sug in merged if "demoted" not in sug],
+                         "excluded": [sug for sug in merged if "demoted" in sug]})
         return out
 
     # ------------------------------------------------------------------- storage
@@ -361,7 +384,7 @@ class Medcoder:
             "config": asdict(self.config),
             "features": list(FEATURES),
             "labels": {s: len(self.note_model.labels[s]) for s in SYSTEMS},
-            "lexicon_keys": len(self.nlp.get_pipe("medcode_mentions").lexicon),
+            "lexicon_keys": len(self.nlp.get_pipe("medcode_mentions")),
             **self.meta,
             **(extra_meta or {}),
         }
@@ -416,6 +439,11 @@ class _KBInfo(dict):
 
     def __contains__(self, code) -> bool:
         return self.kb.get(code) is not None
+
+
+def note_fingerprint(text: str) -> str:
+    """Short hash of a note's text: lets evaluation spot notes the model was trained on (no PHI kept)."""
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()[:16]
 
 
 def sha256_file(path: Path) -> str:

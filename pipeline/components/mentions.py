@@ -2,8 +2,8 @@
 
 The lexicon maps an alias key (see :mod:`pipeline.textnorm`) to the codes it names. Every window of
 up to ``max_words`` consecutive content words of a sentence is looked up, so word order and function
-words do not matter. Matches go to ``doc.spans["medcode_mentions"]`` with label ``DIAGNOSIS`` or
-``PROCEDURE`` and ``span._.medcode_codes``: a tuple of :class:`CodeHit`. Overlapping matches are all
+words do not matter. Matches go to ``doc.spans["medcode_mentions"]`` with label ``DIAGNOSIS``, ``PROCEDURE``
+(or both) and ``span._.medcode_codes``: a tuple of :class:`CodeHit`. Overlapping matches are all
 kept; the ranker learns how much a match that a longer one contains is worth.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -23,6 +23,8 @@ from pipeline.textnorm import STOPWORDS, alias_key, norm_word
 
 LEXICON_FILE = "lexicon.json.gz"
 LABELS = {CM: "DIAGNOSIS", PCS: "PROCEDURE"}
+#: Label of a span whose alias names both diagnosis and procedure codes.
+MIXED_LABEL = "DIAGNOSIS_OR_PROCEDURE"
 #: Where a lexicon entry comes from; the ranker uses it as a feature.
 SOURCES = ("title", "alias", "learned")
 
@@ -56,7 +58,12 @@ class MentionMatcher:
     def __init__(self, name: str = "medcode_mentions", *, max_words: int = 6):
         self.name = name
         self.max_words = max_words
-        self.lexicon: dict[str, tuple[CodeHit, ...]] = {}
+        # Stored compactly: a code table and, per key, a packed string of "code index,source
+        # index,weight" triples, parsed only when a note hits the key. A model loads ~10x faster
+        # than with one Python object per hit, and most keys are never hit.
+        self._codes: list[tuple[str, str]] = []
+        self._packed: dict[str, str] = {}
+        self._parsed: dict[str, tuple[CodeHit, ...]] = {}
         self._norms: dict[str, str] = {}
 
     def initialize(self, get_examples=None, *, nlp: Language | None = None,
@@ -67,7 +74,40 @@ class MentionMatcher:
 
     def set_lexicon(self, lexicon: dict[str, Iterable]) -> None:
         """Replace the lexicon."""
-        self.lexicon = {key: tuple(CodeHit(*hit) for hit in hits) for key, hits in lexicon.items()}
+        index: dict[tuple[str, str], int] = {}
+        packed = {}
+        for key, hits in lexicon.items():
+            parts = []
+            for code, system, source, weight in hits:
+                i = index.setdefault((code, system), len(index))
+                parts.append(f"{i},{SOURCES.index(source)},{weight:g}")
+            packed[key] = ";".join(parts)
+        self._codes = list(index)
+        self._packed = packed
+        self._parsed = {}
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+    def lookup(self, key: str) -> tuple[CodeHit, ...]:
+        """The codes an alias key names (empty when none)."""
+        hits = self._parsed.get(key)
+        if hits is None:
+            packed = self._packed.get(key)
+            if packed is None:
+                return ()
+            hits = []
+            for part in packed.split(";"):
+                i, source, weight = part.split(",")
+                code, system = self._codes[int(i)]
+                hits.append(CodeHit(code, system, SOURCES[int(source)], float(weight)))
+            hits = self._parsed[key] = tuple(hits)
+        return hits
+
+    def items(self) -> Iterator[tuple[str, tuple[CodeHit, ...]]]:
+        """All (key, hits) pairs of the lexicon."""
+        for key in self._packed:
+            yield key, self.lookup(key)
 
     def _norm(self, text: str) -> str:
         # Token texts repeat a lot across notes; caching their normal form halves the matcher's time.
@@ -82,33 +122,33 @@ class MentionMatcher:
 
     def __call__(self, doc: Doc) -> Doc:
         spans = []
-        lexicon, max_words = self.lexicon, self.max_words
+        lookup, packed, max_words = self.lookup, self._packed, self.max_words
         for sent in doc.sents:
             words = [(t.i, w) for t in sent if not (t.is_punct or t.is_space) and (w := self._norm(t.text))]
             for a in range(len(words)):
                 for b in range(a + 1, min(a + max_words, len(words)) + 1):
-                    hits = lexicon.get(alias_key([w for _, w in words[a:b]]))
-                    if not hits:
+                    key = alias_key([w for _, w in words[a:b]])
+                    if key not in packed:
                         continue
-                    start, end = words[a][0], words[b - 1][0] + 1
-                    for system, label in LABELS.items():
-                        mine = tuple(h for h in hits if h.system == system)
-                        if mine:
-                            span = Span(doc, start, end, label=label)
-                            span._.medcode_codes = mine
-                            spans.append(span)
+                    hits = lookup(key)
+                    # One span per stretch of text: spaCy keys span extensions by offsets, so two
+                    # spans over the same words would share their codes.
+                    span = Span(doc, words[a][0], words[b - 1][0] + 1, label=span_label(hits))
+                    span._.medcode_codes = hits
+                    spans.append(span)
         doc.spans[MENTIONS_KEY] = spans
         return doc
 
     def to_bytes(self, *, exclude=()) -> bytes:
-        payload = {"max_words": self.max_words,
-                   "lexicon": {k: [list(h) for h in v] for k, v in self.lexicon.items()}}
+        payload = {"max_words": self.max_words, "codes": self._codes, "lexicon": self._packed}
         return gzip.compress(json.dumps(payload, separators=(",", ":")).encode("utf-8"), mtime=0)
 
     def from_bytes(self, data: bytes, *, exclude=()) -> "MentionMatcher":
         payload = json.loads(gzip.decompress(data))
         self.max_words = payload["max_words"]
-        self.set_lexicon(payload["lexicon"])
+        self._codes = [tuple(c) for c in payload["codes"]]
+        self._packed = payload["lexicon"]
+        self._parsed = {}
         return self
 
     def to_disk(self, path, *, exclude=()) -> None:
@@ -118,6 +158,12 @@ class MentionMatcher:
 
     def from_disk(self, path, *, exclude=()) -> "MentionMatcher":
         return self.from_bytes((Path(path) / LEXICON_FILE).read_bytes())
+
+
+def span_label(hits: tuple[CodeHit, ...]) -> str:
+    """``DIAGNOSIS``, ``PROCEDURE``, or ``DIAGNOSIS_OR_PROCEDURE`` when the alias names both."""
+    systems = {h.system for h in hits}
+    return LABELS[systems.pop()] if len(systems) == 1 else MIXED_LABEL
 
 
 def window_keys(doc: Doc, max_words: int, norm=None) -> set[str]:

@@ -1,0 +1,44 @@
+# medcode developer targets. `make` alone lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+MEDCODE := $(BIN)/medcode
+CORPUS := corpora/codiesp
+DEFAULT_MODEL := models/default
+TRAIN_ONLY_MODEL := models/train-only
+SOURCES := $(shell find pipeline -name '*.py' -o -name '*.json' -o -name '*.gz') pyproject.toml
+
+.PHONY: help setup test train evaluate bench clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+setup: $(DEFAULT_MODEL)/meta.json ## Create .venv, install medcode and build the default model (CodiEsp train+dev)
+
+$(BIN)/medcode: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: medcode needs Python 3.11 (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+$(DEFAULT_MODEL)/meta.json: $(BIN)/medcode $(SOURCES)
+	$(MEDCODE) train --corpus $(CORPUS) --split train+dev --output $(DEFAULT_MODEL)
+
+test: ## Run the test suite (unit tests on tiny fixtures, one end-to-end test on the default model)
+	$(BIN)/python -m pytest -q
+
+train: $(BIN)/medcode ## Train on CodiEsp train only and evaluate on dev (the figures the README reports)
+	$(MEDCODE) train --corpus $(CORPUS) --split train --eval-split dev --output $(TRAIN_ONLY_MODEL)
+
+evaluate: ## Evaluate the train-only model on CodiEsp dev
+	$(MEDCODE) evaluate --model $(TRAIN_ONLY_MODEL) --corpus $(CORPUS) --split dev --output $(TRAIN_ONLY_MODEL)/dev-metrics.json
+
+bench: ## Print accuracy, candidate recall, throughput ratio, load time and peak memory
+	$(BIN)/python -m pipeline.bench --corpus $(CORPUS)
+
+clean: ## Remove the virtualenv and built models
+	rm -rf $(VENV) $(DEFAULT_MODEL) $(TRAIN_ONLY_MODEL)

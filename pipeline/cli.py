@@ -1,0 +1,166 @@
+"""The ``medcode`` command: thin typer wrappers over :mod:`pipeline.api`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipeline import api
+from pipeline.about import SYSTEMS, __version__
+from pipeline.corpus import CorpusError
+from pipeline.model import ModelError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Suggest ICD-10-CM and ICD-10-PCS codes for clinical notes.")
+console = Console()
+err_console = Console(stderr=True)
+
+#: Exit code when some notes of a batch were skipped (the rest were scored).
+EXIT_SKIPPED = 3
+
+ModelOpt = typer.Option(None, "--model", "-m", help="Model folder (default: the default model).")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err_console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def _load(model: Optional[Path]):
+    try:
+        return api.load_model(model)
+    except ModelError as exc:
+        _fail(str(exc))
+
+
+def _write_json(data: dict, output: Optional[Path]) -> None:
+    if output:
+        output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        err_console.print(f"wrote {output}")
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress (never note text)."),
+         version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if version:
+        console.print(f"medcode {__version__}")
+        raise typer.Exit()
+
+
+@app.command()
+def suggest(
+    note_file: str = typer.Argument("-", help="Note file, or - for standard input."),
+    model: Optional[Path] = ModelOpt,
+    top_k: int = typer.Option(10, "--top-k", "-k", min=1, help="Suggestions per code system."),
+    as_json: bool = typer.Option(False, "--json", "-j", help="Print JSON instead of a table."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the JSON here."),
+) -> None:
+    """Suggest codes for one note."""
+    name = "stdin" if note_file == "-" else Path(note_file).stem
+    try:
+        raw = sys.stdin.buffer.read() if note_file == "-" else Path(note_file).read_bytes()
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        _fail(f"{name}: file is not UTF-8 (byte {exc.start})")
+    except OSError as exc:
+        _fail(f"{note_file}: {exc.strerror}")
+    coder = _load(model)
+    try:
+        result = api.suggest(text, coder, top_k=top_k, note_id=name)
+    except ValueError as exc:
+        _fail(str(exc))
+    _write_json(result, output)
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    table = Table(title=f"medcode suggestions for {name}", show_lines=False)
+    for column in ("rank", "code", "system", "score", "description", "evidence"):
+        table.add_column(column, overflow="fold")
+    for rank, sug in enumerate(result["suggestions"], start=1):
+        evidence = "; ".join(e["text"] + (f" [{', '.join(e['status']).lower()}]" if e.get("status") else "")
+                             for e in sug["evidence"][:3]) or f"({sug['source']})"
+        table.add_row(str(rank), sug["code"], sug["system"], f"{sug['score']:.2f}", sug["description"], evidence)
+    console.print(table)
+
+
+@app.command()
+def predict(
+    input_path: Path = typer.Argument(..., help="Folder of .txt notes, .jsonl, .csv, or a CodiEsp folder."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output JSONL (one line per note)."),
+    model: Optional[Path] = ModelOpt,
+    top_k: int = typer.Option(30, "--top-k", "-k", min=1, help="Suggestions per note and code system."),
+    fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl, or codiesp to also write CodiEsp TSVs."),
+    split: Optional[str] = typer.Option(None, "--split", "-s", help="CodiEsp split, for a CodiEsp root."),
+    max_chars: int = typer.Option(api.DEFAULT_MAX_CHARS, "--max-chars", help="Skip notes longer than this."),
+) -> None:
+    """Suggest codes for every note of a file or folder."""
+    if fmt not in ("jsonl", "codiesp"):
+        _fail(f"unknown --format {fmt!r} (use jsonl or codiesp)", 2)
+    coder = _load(model)
+    try:
+        result = api.predict_file(input_path, output, coder, top_k=top_k, fmt=fmt, split=split, max_chars=max_chars)
+    except CorpusError as exc:
+        _fail(str(exc))
+    err_console.print(f"scored {result['scored']} notes -> {result['output']} ({result['seconds']} s)")
+    if result["skipped"]:
+        err_console.print(f"[yellow]skipped {result['skipped']} notes[/yellow]; reasons in {result['errors_file']}")
+        raise typer.Exit(EXIT_SKIPPED)
+
+
+@app.command()
+def train(
+    corpus: Path = typer.Option(..., "--corpus", "-c", help="Coded notes: CodiEsp folder, .jsonl or .csv."),
+    output: Path = typer.Option(..., "--output", "-o", help="Model folder to write."),
+    split: Optional[str] = typer.Option("train", "--split", "-s", help="CodiEsp split(s), e.g. train or train+dev."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file of hyper-parameters."),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="Override one setting: key=value."),
+    eval_split: Optional[str] = typer.Option(None, "--eval-split", "-e", help="Held-out split to evaluate on."),
+) -> None:
+    """Train a model and save it to a folder."""
+    try:
+        cfg = api.read_config(config, overrides or [])
+        result = api.train(corpus, output, split, cfg, eval_split, progress=lambda m: err_console.print(f"[dim]{m}[/dim]"))
+    except (CorpusError, ValueError) as exc:
+        _fail(str(exc))
+    console.print_json(json.dumps(result))
+
+
+@app.command()
+def evaluate(
+    model: Optional[Path] = ModelOpt,
+    corpus: Path = typer.Option(..., "--corpus", "-c", help="Coded notes."),
+    split: Optional[str] = typer.Option("dev", "--split", "-s", help="CodiEsp split."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the metrics JSON here."),
+    allow_overlap: bool = typer.Option(False, "--allow-train-overlap", help="Score notes the model was trained on."),
+) -> None:
+    """Evaluate a model on coded notes: MAP, P@k, R@k per code system."""
+    coder = _load(model)
+    try:
+        metrics = api.evaluate(coder, corpus, split, allow_overlap)
+    except (CorpusError, ValueError) as exc:
+        _fail(str(exc))
+    if metrics["training_overlap"]:
+        err_console.print(f"[yellow]warning: {metrics['training_overlap']} notes were in the training data[/yellow]")
+    table = Table(title=f"medcode evaluation on {corpus.name}:{split} ({metrics['notes']} notes)")
+    keys = ["MAP", "P@5", "P@10", "R@10", "R@30", "notes"]
+    table.add_column("system")
+    for key in keys:
+        table.add_column(key, justify="right")
+    for system in SYSTEMS:
+        m = metrics[system]
+        table.add_row(system, *[f"{m[k]:.4f}" if k != "notes" else str(m[k]) for k in keys])
+    console.print(table)
+    _write_json(metrics, output)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,78 @@
+"""Tiny fixtures: a ten-code knowledge base, a synthetic coded corpus and a model trained on it."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from pipeline.about import CM, PCS
+from pipeline.corpus import Note
+from pipeline.kb import CodeEntry, KnowledgeBase, cm_aliases, pcs_aliases
+from pipeline.model import Medcoder, TrainConfig
+
+CM_CODES = {
+    "J18.9": "Pneumonia, unspecified organism",
+    "R50.9": "Fever, unspecified",
+    "I10": "Essential (primary) hypertension",
+    "E11.9": "Type 2 diabetes mellitus without complications",
+    "R07.9": "Chest pain, unspecified",
+    "C50.919": "Malignant neoplasm of unspecified site of unspecified female breast",
+    "N20.0": "Calculus of kidney",
+}
+PCS_CODES = {
+    "BW03ZZZ": "Plain Radiography of Chest",
+    "BW24": "Computerized Tomography (CT Scan) of Chest and Abdomen",
+    "0DTJ4ZZ": "Resection of Appendix, Percutaneous Endoscopic Approach",
+}
+#: Phrases a note uses for each code (not always the title: the model must learn some).
+PHRASES = {
+    "J18.9": ["pneumonia", "a right lower lobe pneumonia"],
+    "R50.9": ["fever", "fever of 39 C"],
+    "I10": ["hypertension", "high blood pressure"],
+    "E11.9": ["type 2 diabetes mellitus", "diabetes"],
+    "R07.9": ["chest pain", "oppressive chest pain"],
+    "N20.0": ["a kidney stone", "renal calculus"],
+    "BW03ZZZ": ["a chest X-ray", "chest radiograph"],
+    "BW24": ["a thoracoabdominal CT", "CT of chest and abdomen"],
+    "0DTJ4ZZ": ["laparoscopic appendectomy", "an appendectomy by laparoscopy"],
+}
+
+
+def tiny_kb() -> KnowledgeBase:
+    entries = [CodeEntry(c, CM, t, cm_aliases(t, []), True, "x", c[:3]) for c, t in CM_CODES.items()]
+    entries += [CodeEntry(c, PCS, t, pcs_aliases(t), len(c) == 7, c[0], c[:4]) for c, t in PCS_CODES.items()]
+    return KnowledgeBase(entries)
+
+
+def synthetic_notes(n: int, seed: int = 0) -> list[Note]:
+    rng = random.Random(seed)
+    notes = []
+    for i in range(n):
+        codes = rng.sample(sorted(PHRASES), 3)
+        sentences = [f"The patient presented {rng.choice(PHRASES[c])}." for c in codes]
+        sentences.append("He was discharged home in good condition.")
+        text = "\n".join(sentences)
+        notes.append(Note(f"note{i:03d}", text, {
+            CM: [c for c in codes if c in CM_CODES], PCS: [c for c in codes if c in PCS_CODES]}))
+    return notes
+
+
+TINY_CONFIG = TrainConfig(folds=2, ranker_iter=40, ridge_candidates=10)
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    return tiny_kb()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(kb) -> Medcoder:
+    return Medcoder.train(synthetic_notes(60), TINY_CONFIG, kb=kb)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_model, tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "tiny"
+    tiny_model.save(path)
+    return path

@@ -1,0 +1,79 @@
+import json
+
+from typer.testing import CliRunner
+
+from pipeline.cli import EXIT_SKIPPED, app
+
+runner = CliRunner()
+
+
+def test_suggest_json_from_stdin(tiny_model_dir):
+    result = runner.invoke(app, ["suggest", "-", "-m", str(tiny_model_dir), "--json", "-k", "3"],
+                           input="Fever and a kidney stone.")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {"N20.0", "R50.9"} <= {s["code"] for s in data["suggestions"]}
+    assert data["release"]["ICD-10-CM"].startswith("ICD-10-CM FY2026")
+
+
+def test_suggest_table_and_bad_input(tiny_model_dir, tmp_path):
+    note = tmp_path / "note.txt"
+    note.write_text("Chest pain and fever.")
+    result = runner.invoke(app, ["suggest", str(note), "-m", str(tiny_model_dir)])
+    assert result.exit_code == 0 and "R07.9" in result.stdout and "description" in result.stdout
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"caf\xe9")
+    result = runner.invoke(app, ["suggest", str(bad), "-m", str(tiny_model_dir)])
+    assert result.exit_code == 1 and "bad: file is not UTF-8" in result.stderr
+    empty = runner.invoke(app, ["suggest", "-", "-m", str(tiny_model_dir)], input="  \n")
+    assert empty.exit_code == 1 and "stdin: note is empty" in empty.stderr
+
+
+def test_predict_skips_bad_rows_and_scores_the_rest(tiny_model_dir, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join([json.dumps({"id": "a", "text": "Pneumonia."}), "oops",
+                              json.dumps({"id": "b", "text": ""}), json.dumps({"id": "c", "text": "Fever."})]))
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["predict", str(src), "-o", str(out), "-m", str(tiny_model_dir), "-f", "codiesp"])
+    assert result.exit_code == EXIT_SKIPPED, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["a", "c"]
+    errors = [json.loads(line) for line in (tmp_path / "out.errors.jsonl").read_text().splitlines()]
+    assert [e["id"] for e in errors] == ["in.jsonl:line 2", "b"]
+    assert "a\tJ18.9" in (tmp_path / "outD.tsv").read_text()
+
+
+def test_train_and_evaluate_on_a_jsonl_corpus(tmp_path):
+    from tests.conftest import synthetic_notes
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(json.dumps({"id": n.id, "text": n.text, "codes": n.codes})
+                                for n in synthetic_notes(30)) + "\n")
+    config = tmp_path / "config.toml"
+    config.write_text("[train]\nfolds = 2\nranker_iter = 20\n")
+    # the full code sets are loaded here: this is the one slow unit test
+    result = runner.invoke(app, ["train", "-c", str(corpus), "-o", str(tmp_path / "m"), "--config", str(config),
+                                 "--set", "ridge_candidates=5"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "m" / "meta.json").read_text())
+    assert meta["config"]["folds"] == 2 and meta["config"]["ridge_candidates"] == 5
+    held_out = tmp_path / "held_out.jsonl"
+    held_out.write_text("\n".join(json.dumps({"id": n.id, "text": n.text, "codes": n.codes})
+                                  for n in synthetic_notes(20, seed=5)) + "\n")
+    metrics = tmp_path / "metrics.json"
+    result = runner.invoke(app, ["evaluate", "-m", str(tmp_path / "m"), "-c", str(held_out), "-o", str(metrics)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(metrics.read_text())
+    assert data["ICD-10-CM"]["MAP"] > 0.5 and data["ICD-10-CM"]["notes"] == 20
+
+
+def test_evaluate_refuses_training_notes(tiny_model_dir, tmp_path):
+    from tests.conftest import synthetic_notes
+
+    corpus = tmp_path / "train.jsonl"
+    corpus.write_text("\n".join(json.dumps({"id": n.id, "text": n.text, "codes": n.codes})
+                                for n in synthetic_notes(60)[:5]) + "\n")
+    result = runner.invoke(app, ["evaluate", "-m", str(tiny_model_dir), "-c", str(corpus)])
+    assert result.exit_code == 1 and "were in this model's training data" in result.stderr
+    result = runner.invoke(app, ["evaluate", "-m", str(tiny_model_dir), "-c", str(corpus), "--allow-train-overlap"])
+    assert result.exit_code == 0 and "5 notes were in the training data" in result.stderr

@@ -1,0 +1,46 @@
+"""End to end on the real default model (built by `make setup`)."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.api import default_model_dir
+from pipeline.cli import app
+
+pytestmark = pytest.mark.e2e
+
+# Written for this test: not a CodiEsp note.
+NOTE = """A 58-year-old woman with a history of type 2 diabetes mellitus and arterial hypertension came to the
+emergency department with fever of 39 C, productive cough and right pleuritic chest pain.
+No evidence of pulmonary embolism.
+Chest X-ray showed consolidation in the right lower lobe consistent with pneumonia.
+Blood cultures were negative. She was treated with intravenous ceftriaxone and recovered.
+"""
+
+
+@pytest.fixture(scope="module")
+def model_dir():
+    path = default_model_dir()
+    assert (path / "meta.json").exists(), f"no default model at {path}: run `make setup` first"
+    return path
+
+
+def test_suggest_on_a_new_note(model_dir):
+    result = CliRunner().invoke(app, ["suggest", "-", "--json", "-k", "10"], input=NOTE)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    codes = [s["code"] for s in data["suggestions"]]
+    assert {"J18.9", "R50.9", "BW03ZZZ"} <= set(codes)
+    for sug in data["suggestions"]:
+        assert sug["description"] and 0 <= sug["score"] <= 1
+        for ev in sug["evidence"]:
+            assert NOTE[ev["start"]:ev["end"]] == ev["text"]
+    pneumonia = next(s for s in data["suggestions"] if s["code"] == "J18.9")
+    assert any("pneumonia" in ev["text"].lower() for ev in pneumonia["evidence"])
+
+
+def test_negated_pneumonia_is_not_at_the_top(model_dir):
+    result = CliRunner().invoke(app, ["suggest", "-", "--json"], input="No evidence of pneumonia.")
+    data = json.loads(result.stdout)
+    assert data["suggestions"][0]["code"] != "J18.9"

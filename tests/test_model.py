@@ -1,0 +1,84 @@
+import json
+
+import pytest
+
+from pipeline.about import CM, META_FILE, PCS
+from pipeline.candidates import ancestors
+from pipeline.corpus import Note
+from pipeline.model import MODEL_FILE, Medcoder, ModelError, TrainConfig
+from tests.conftest import synthetic_notes
+
+
+def test_ancestors_are_the_shorter_codes_a_coder_may_stop_at():
+    assert ancestors("S72.001A", CM) == ["S72.001", "S72.00", "S72.0", "S72"]
+    assert ancestors("BW03ZZZ", PCS) == ["BW03", "BW0"]
+
+
+def test_model_learns_the_synthetic_codes(tiny_model):
+    held_out = synthetic_notes(20, seed=99)
+    ranked = tiny_model.rank([n.text for n in held_out], depth=5)
+    hits = sum(len(set(n.gold(s)) & {x["code"] for x in r[s][:3]}) for n, r in zip(held_out, ranked) for s in (CM, PCS))
+    total = sum(len(n.gold(s)) for n in held_out for s in (CM, PCS))
+    assert hits / total > 0.8
+
+
+def test_suggestions_carry_evidence_that_slices_the_note(tiny_model):
+    text = "Admitted with fever.\nA chest X-ray showed pneumonia."
+    result = tiny_model.predict([Note("x", text)], top_k=5)[0]
+    assert result["id"] == "x"
+    scores = [s["score"] for s in result["suggestions"]]
+    assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
+    with_evidence = [s for s in result["suggestions"] if s["evidence"]]
+    assert {"J18.9", "R50.9"} <= {s["code"] for s in with_evidence}
+    for sug in with_evidence:
+        assert sug["source"] == "mention"
+        for ev in sug["evidence"]:
+            assert text[ev["start"]:ev["end"]] == ev["text"]
+
+
+def test_negated_mention_is_not_suggested_first(tiny_model):
+    text = "No evidence of pneumonia.\nThe patient has hypertension."
+    top = [s for s in tiny_model.predict([Note("n", text)], top_k=5)[0]["suggestions"] if s["system"] == CM]
+    assert top[0]["code"] == "I10"
+    pneumonia = [s for s in top if s["code"] == "J18.9"]
+    assert not pneumonia or pneumonia[0]["score"] < top[0]["score"]
+
+
+def test_saved_model_round_trips(tiny_model, tiny_model_dir):
+    loaded = Medcoder.load(tiny_model_dir)
+    notes = synthetic_notes(5, seed=7)
+    assert loaded.predict(notes) == tiny_model.predict(notes)
+    meta = json.loads((tiny_model_dir / META_FILE).read_text())
+    assert meta["releases"][CM].startswith("ICD-10-CM FY2026") and meta["training"]["notes"] == 60
+    assert set(meta["manifest"]) >= {MODEL_FILE, "codes.tsv.gz", "nlp/medcode_mentions/lexicon.json.gz"}
+
+
+def test_tampered_model_file_is_refused(tiny_model_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_model_dir, copy)
+    data = bytearray((copy / MODEL_FILE).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (copy / MODEL_FILE).write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=MODEL_FILE):
+        Medcoder.load(copy)
+
+
+def test_missing_model_folder_says_how_to_build_one(tmp_path):
+    with pytest.raises(ModelError, match="make setup"):
+        Medcoder.load(tmp_path / "nowhere")
+
+
+def test_training_is_deterministic(kb):
+    notes = synthetic_notes(30, seed=3)
+    config = TrainConfig(folds=2, ranker_iter=20, ridge_candidates=5)
+    a = Medcoder.train(notes, config, kb=kb).predict(notes[:5])
+    b = Medcoder.train(notes, config, kb=kb).predict(notes[:5])
+    assert a == b
+
+
+def test_config_rejects_unknown_keys():
+    with pytest.raises(ValueError, match="unknown config keys: nope"):
+        TrainConfig.from_dict({"nope": 1})
+    assert TrainConfig.from_dict({"folds": "3"}).folds == 3
