@@ -15,6 +15,7 @@ note's signals into a feature row per candidate.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ DEMOTING = frozenset({"NEGATED", "FAMILY"})
 DEMOTION_FACTOR = 0.2
 #: A learned alias counts as evidence when it predicted its code at least this often in training.
 EVIDENCE_MIN_WEIGHT = 0.6
+#: Link features of a candidate no mention names (in FEATURES order, n_affirmed to first_position).
+_NO_LINK = [0, 0, 0, 0, 0, 0, 0, 0.0, 0, 0, 0.0, 1.0]
 _SOURCE_RANK = {s: len(SOURCES) - i for i, s in enumerate(SOURCES)}  # title 3, alias 2, learned 1
 
 
@@ -146,19 +149,24 @@ def category(code: str, system: str) -> str:
     return code[:3] if system == CM else code[:4]
 
 
-def ancestors(code: str, system: str) -> list[str]:
+@functools.lru_cache(maxsize=65536)
+def ancestors(code: str, system: str) -> tuple[str, ...]:
     """Shorter forms of a code a coder may stop at: ``S72.001A`` -> ``S72.001``, ``S72.00``, ...``S72``."""
     if system == CM:
         body = code.replace(".", "")
-        return [normalize_code(body[:n], CM) for n in range(len(body) - 1, 2, -1)]
-    return [code[:n] for n in (4, 3) if n < len(code)]
+        return tuple(normalize_code(body[:n], CM) for n in range(len(body) - 1, 2, -1))
+    return tuple(code[:n] for n in (4, 3) if n < len(code))
 
 
 def mark_dominated(mentions: list[Mention]) -> None:
     """Flag mentions that lie strictly inside a longer mention of the same system."""
-    for m in mentions:
-        m.dominated = any(o is not m and o.system == m.system and o.start <= m.start and m.end <= o.end
-                          and (o.end - o.start) > (m.end - m.start) for o in mentions)
+    for system in {m.system for m in mentions}:
+        # Sweep by start, longest first: a mention lies inside a longer one iff a mention before it
+        # in this order reaches at least as far (the matcher makes one mention per extent and system).
+        reach = -1
+        for m in sorted((m for m in mentions if m.system == system), key=lambda m: (m.start, -m.end)):
+            m.dominated = reach >= m.end
+            reach = max(reach, m.end)
 
 
 def candidate_features(
@@ -191,8 +199,10 @@ def candidate_features(
     labels, index = model.labels[system], model.label_index[system]
     prior, cat_prior = model.prior[system], model.category_prior[system]
     order = np.argsort(-ridge_row, kind="stable")
-    ridge_rank = np.empty(len(order), dtype=np.int64)
-    ridge_rank[order] = np.arange(len(order))
+    rank_of = np.empty(len(order), dtype=np.int64)
+    rank_of[order] = np.arange(len(order))
+    # Python lists: indexing numpy arrays one element at a time is the slow part of this function.
+    ridge, ridge_rank = ridge_row.tolist(), rank_of.tolist()
 
     linked: dict[str, list[tuple[Mention, object, int]]] = defaultdict(list)
     child_links: Counter = Counter()
@@ -202,7 +212,7 @@ def candidate_features(
         for hit in m.hits:
             linked[hit.code].append((m, hit, len(m.hits)))
             for parent in ancestors(hit.code, system):
-                if parent in index and parent != hit.code:
+                if parent in index:
                     child_links[parent] += 1
 
     pool = [labels[j] for j in order[:n_ridge]]
@@ -211,7 +221,7 @@ def candidate_features(
     if len(pool) > max_candidates:
         def strength(code: str) -> float:
             j = index.get(code)
-            return (ridge_row[j] if j is not None else 0.0) + knn_votes.get(code, (0, 0))[0] + 0.5 * bool(linked.get(code))
+            return (ridge[j] if j is not None else 0.0) + knn_votes.get(code, (0, 0))[0] + 0.5 * bool(linked.get(code))
         pool = sorted(pool, key=strength, reverse=True)[:max_candidates]
 
     cat_max: dict[str, float] = {}
@@ -219,38 +229,40 @@ def candidate_features(
         j = index.get(code)
         if j is not None:
             cat = category(code, system)
-            cat_max[cat] = max(cat_max.get(cat, -1.0), float(ridge_row[j]))
+            cat_max[cat] = max(cat_max.get(cat, -1.0), ridge[j])
 
     out = []
+    no_rank, length_log = math.log1p(len(labels)), math.log1p(note_length)
     for code in pool:
         j = index.get(code)
         vote, max_sim = knn_votes.get(code, (0.0, 0.0))
-        links = linked.get(code, [])
+        links = linked.get(code, ())
+        cat = category(code, system)
+        info = code_info.get(code)
+        head = [ridge[j] if j is not None else 0.0, math.log1p(ridge_rank[j]) if j is not None else no_rank,
+                vote, max_sim, math.log1p(prior.get(code, 0)), float(code in prior)]
+        tail = [child_links.get(code, 0), float(info[1]) if info else 0.0, float(info is not None), len(code),
+                cat_max.get(cat, 0.0), math.log1p(cat_prior.get(cat, 0))]
+        if not links:
+            features = head + _NO_LINK + tail + [0, length_log]
+            source = "related-mention" if child_links.get(code) else (
+                "neighbours" if vote > (ridge[j] if j is not None else 0.0) else "classifier")
+            out.append(Candidate(code, features, [], source))
+            continue
         ms = [m for m, _, _ in links]
         affirmed = [m for m in ms if not m.status]
-        sentences = {m.sentence for m in ms}
-        in_set = code in code_info
-        features = [
-            float(ridge_row[j]) if j is not None else 0.0,
-            math.log1p(ridge_rank[j]) if j is not None else math.log1p(len(labels)),
-            vote, max_sim,
-            math.log1p(prior.get(code, 0)), float(code in prior),
+        features = head + [
             len(affirmed), len(ms),
             sum("NEGATED" in m.status for m in ms), sum("FAMILY" in m.status for m in ms),
             sum("HISTORICAL" in m.status for m in ms),
             sum(bool(m.status & {"HYPOTHETICAL", "UNCERTAIN"}) for m in ms),
-            max((_SOURCE_RANK[h.source] for _, h, _ in links), default=0),
+            max(_SOURCE_RANK[h.source] for _, h, _ in links),
             max((h.weight for _, h, _ in links if h.source == "learned"), default=0.0),
-            max((m.words for m in ms), default=0),
-            min((n for _, _, n in links), default=0),
-            float(bool(ms) and all(m.dominated for m in ms)),
-            min((m.start / max(note_length, 1) for m in ms), default=1.0),
-            child_links.get(code, 0),
-            float(code_info.get(code, ("", False))[1]), float(in_set), len(code),
-            cat_max.get(category(code, system), 0.0),
-            math.log1p(cat_prior.get(category(code, system), 0)),
-            len(sentences), math.log1p(note_length),
-        ]
+            max(m.words for m in ms),
+            min(n for _, _, n in links),
+            float(all(m.dominated for m in ms)),
+            min(m.start for m in ms) / max(note_length, 1),
+        ] + tail + [len({m.sentence for m in ms}), length_log]
         # Evidence is what a coder can check: words that name the code. A learned alias is only
         # a correlate ("type 2" for I10) unless it predicted the code most of the time in training.
         shown = {}
@@ -260,14 +272,9 @@ def candidate_features(
                 if shown.get(id(m), (0, m))[0] < rank:
                     shown[id(m)] = (rank, m)
         evidence = [m for _, m in sorted(shown.values(), key=lambda rm: (-rm[0], rm[1].start))]
-        if evidence:
-            source = "mention"
-        elif links or child_links.get(code):
-            source = "related-mention"
-        else:
-            source = "neighbours" if vote > (ridge_row[j] if j is not None else 0.0) else "classifier"
+        source = "mention" if evidence else "related-mention"
         demoted = None
-        if ms and not affirmed and all(m.status & DEMOTING for m in ms):
+        if not affirmed and all(m.status & DEMOTING for m in ms):
             kinds = sorted({k.lower() for m in ms for k in m.status & DEMOTING})
             demoted = f"every mention in the note is {' or '.join(kinds)}"
         out.append(Candidate(code, features, evidence, source, demoted))

@@ -176,7 +176,12 @@ def cm_aliases(title: str, inclusion_terms: Iterable[str]) -> tuple[str, ...]:
 def pcs_aliases(title: str) -> tuple[str, ...]:
     """Return the aliases of an ICD-10-PCS code: its title and the title cut before its qualifiers."""
     head = _PCS_TITLE_CUT_RE.split(title, maxsplit=1)[0].strip()
-    return (title, head) if head and head != title else (title,)
+    aliases = [title]
+    # Notes say "chest X-ray", not "plain radiography of chest".
+    for alias in (head, head.removeprefix("Plain ")):
+        if alias and alias not in aliases:
+            aliases.append(alias)
+    return tuple(aliases)
 
 
 def seven_chr_def(code: str) -> dict[str, str]:

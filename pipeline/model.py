@@ -14,6 +14,7 @@ refuses a mismatch.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import gzip
 import hashlib
@@ -32,11 +33,11 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.model_selection import KFold
 
-from pipeline.about import (CM, MENTIONS_KEY, META_FILE, MODEL_CARD_FILE, NLP_DIR, PCS, RELEASE, SYSTEMS,
+from pipeline.about import (CM, META_FILE, MODEL_CARD_FILE, NLP_DIR, PCS, RELEASE, SYSTEMS,
                             __version__)
 from pipeline.candidates import DEMOTION_FACTOR, FEATURES, Candidate, Mention, NoteModel, candidate_features, mark_dominated
-from pipeline.components.context import status
-from pipeline.components.mentions import LEXICON_FILE, window_keys
+from pipeline.components.context import STATUS_KEY
+from pipeline.components.mentions import HITS_KEY, CodeHit, window_keys
 from pipeline.corpus import Note, corpus_hash
 from pipeline.kb import MAX_ALIAS_WORDS, KnowledgeBase
 from pipeline.nlp import build_nlp, load_nlp
@@ -170,15 +171,19 @@ def merge_lexicons(*lexicons: dict) -> dict:
 
 def doc_mentions(doc) -> list[Mention]:
     """The mentions of a processed doc as plain :class:`Mention` records."""
-    sentence_of = {s.start: i for i, s in enumerate(doc.sents)}
+    hits_at = doc.user_data.get(HITS_KEY, {})
+    status_at = doc.user_data.get(STATUS_KEY, {})
+    sent_starts = [s.start for s in doc.sents]
     mentions = []
-    for span in doc.spans.get(MENTIONS_KEY, []):
-        flags = frozenset(status(span))
+    for (start, end), hits in hits_at.items():
+        span = doc[start:end]
+        flags = frozenset(status_at.get((start, end), ()))
+        sentence = bisect.bisect_right(sent_starts, start) - 1
         for system in SYSTEMS:
-            hits = tuple(h for h in span._.medcode_codes if h.system == system)
-            if hits:
-                mentions.append(Mention(span.start_char, span.end_char, span.text, len(span),
-                                        sentence_of[span.sent.start], system, hits, flags))
+            mine = tuple(CodeHit(*h) for h in hits if h[1] == system)
+            if mine:
+                mentions.append(Mention(span.start_char, span.end_char, span.text, end - start,
+                                        sentence, system, mine, flags))
     mark_dominated(mentions)
     return mentions
 

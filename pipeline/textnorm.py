@@ -8,7 +8,10 @@ content words, lower-cased and crudely singularised. Sorting makes "fracture of 
 
 from __future__ import annotations
 
+import functools
+import json
 import re
+from importlib import resources
 
 #: Words that carry no clinical content in an alias. Kept short on purpose: "no", "without" and
 #: "with" change meaning in ICD titles ("with hemorrhage"), but the matcher works on bags of words,
@@ -24,7 +27,10 @@ UNSPECIFIC_WORDS = frozenset(
     right left bilateral side""".split()
 )
 
+SYNONYMS_FILE = "synonyms.json"
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
+#: Words as the tokenizer keeps them: "x-ray" and "IL-2" are one word each.
+_WORD_RE = re.compile(r"[A-Za-z0-9]+(?:[-'/][A-Za-z0-9]+)*")
 _ENCOUNTER_RE = re.compile(
     r",?\s*(initial|subsequent) encounter.*$|,?\s*sequela$", re.IGNORECASE
 )
@@ -50,15 +56,29 @@ def singular(word: str) -> str:
     return word[:-1]
 
 
+@functools.cache
+def synonyms() -> dict[str, tuple[str, ...]]:
+    """Word -> canonical words, from ``pipeline/data/synonyms.json`` (read once, on first use)."""
+    data = json.loads(resources.files("pipeline.data").joinpath(SYNONYMS_FILE).read_text("utf-8"))
+    return {word: tuple(canon.split()) for word, canon in data["words"].items()}
+
+
 def norm_word(word: str) -> str:
-    """Normalise one token for matching: lower case, letters and digits only, singular."""
+    """Normalise one token's spelling: lower case, letters and digits only, singular."""
     return singular("".join(_TOKEN_RE.findall(word.lower())))
 
 
+def norm_words(word: str) -> tuple[str, ...]:
+    """The canonical content words of one token (none for a function word or punctuation)."""
+    norm = norm_word(word)
+    if not norm or norm in STOPWORDS:
+        return ()
+    return synonyms().get(norm, (norm,))
+
+
 def content_words(text: str) -> list[str]:
-    """Split text into normalised content words (no stopwords, no punctuation)."""
-    words = (singular(w) for w in _TOKEN_RE.findall(text.lower()))
-    return [w for w in words if w and w not in STOPWORDS]
+    """Split text as the tokenizer would into canonical content words (no stopwords, no punctuation)."""
+    return [w for token in _WORD_RE.findall(text) for w in norm_words(token)]
 
 
 def alias_key(words: list[str] | tuple[str, ...]) -> str:

@@ -6,15 +6,18 @@ import spacy
 from pipeline.about import MENTIONS_KEY
 from pipeline.components.context import status
 from pipeline.nlp import build_nlp
+from pipeline.textnorm import alias_key, content_words
 
-LEXICON = {
+PHRASES = {
     "pneumonia": [("J18.9", "ICD-10-CM", "title", 1.0)],
     "chest pain": [("R07.9", "ICD-10-CM", "title", 1.0)],
     "breast cancer": [("C50.919", "ICD-10-CM", "alias", 1.0)],
-    "chest xray": [("BW03ZZZ", "ICD-10-PCS", "learned", 0.8)],
-    "diabete": [("E11.9", "ICD-10-CM", "alias", 1.0)],
+    "chest X-ray": [("BW03ZZZ", "ICD-10-PCS", "learned", 0.8)],
+    "diabetes": [("E11.9", "ICD-10-CM", "alias", 1.0)],
     "fever": [("R50.9", "ICD-10-CM", "title", 1.0)],
 }
+#: Lexicons are keyed by the canonical, order-free form of a phrase.
+LEXICON = {alias_key(content_words(phrase)): hits for phrase, hits in PHRASES.items()}
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from tests.conftest import synthetic_notes
 
 
 def test_ancestors_are_the_shorter_codes_a_coder_may_stop_at():
-    assert ancestors("S72.001A", CM) == ["S72.001", "S72.00", "S72.0", "S72"]
-    assert ancestors("BW03ZZZ", PCS) == ["BW03", "BW0"]
+    assert ancestors("S72.001A", CM) == ("S72.001", "S72.00", "S72.0", "S72")
+    assert ancestors("BW03ZZZ", PCS) == ("BW03", "BW0")
 
 
 def test_model_learns_the_synthetic_codes(tiny_model):
@@ -82,3 +82,14 @@ def test_config_rejects_unknown_keys():
     with pytest.raises(ValueError, match="unknown config keys: nope"):
         TrainConfig.from_dict({"nope": 1})
     assert TrainConfig.from_dict({"folds": "3"}).folds == 3
+
+
+def test_mark_dominated_flags_mentions_inside_longer_ones():
+    from pipeline.candidates import Mention, mark_dominated
+
+    def m(start, end, system=CM):
+        return Mention(start, end, "x" * (end - start), 1, 0, system, (), frozenset())
+
+    mentions = [m(0, 20), m(5, 10), m(0, 5), m(15, 25), m(5, 10, PCS), m(30, 35)]
+    mark_dominated(mentions)
+    assert [x.dominated for x in mentions] == [False, True, True, False, False, False]

@@ -25,9 +25,22 @@ CATEGORIES = ("NEGATED", "HISTORICAL", "FAMILY", "HYPOTHETICAL", "UNCERTAIN")
 #: Span extension set for each category.
 ATTRS = {c: f"is_{c.lower()}" for c in CATEGORIES}
 
-for _attr in ATTRS.values():
+#: Where a doc keeps ``{(start token, end token): (category, ...)}`` for its mentions.
+STATUS_KEY = "medcode_status"
+
+
+def span_status(span: Span) -> tuple[str, ...]:
+    """The assertion categories of a mention (empty: affirmed, current, the patient's)."""
+    return tuple(span.doc.user_data.get(STATUS_KEY, {}).get((span.start, span.end), ()))
+
+
+def _getter(category: str):
+    return lambda span: category in span_status(span)
+
+
+for _category, _attr in ATTRS.items():
     if not Span.has_extension(_attr):
-        Span.set_extension(_attr, default=False)
+        Span.set_extension(_attr, getter=_getter(_category))
 
 
 def default_rules() -> dict:
@@ -92,23 +105,24 @@ class ContextAnnotator:
     def __call__(self, doc: Doc) -> Doc:
         if self._matcher is None:
             raise ValueError("medcode_context has no rules: call nlp.initialize() or load a saved pipeline")
-        mentions = list(doc.spans.get(self.spans_key, []))
+        found: dict[tuple[int, int], tuple[str, ...]] = {}
+        doc.user_data[STATUS_KEY] = found
+        mentions = sorted({(s.start, s.end) for s in doc.spans.get(self.spans_key, [])})
         if not mentions:
             return doc
-        by_sentence: dict[int, list[Span]] = {}
-        for span in mentions:
-            by_sentence.setdefault(span.sent.start, []).append(span)
-        section = None
+        section, m = None, 0
         for sent in doc.sents:
             is_header, status, alone = self._section_status(sent)
             if is_header:
                 section = status if alone else None
-            spans = by_sentence.get(sent.start)
-            if spans:
-                self._annotate(sent, spans, status if is_header and not alone else section)
+            first = m
+            while m < len(mentions) and mentions[m][0] < sent.end:
+                m += 1
+            if m > first:
+                found.update(self._annotate(sent, mentions[first:m], status if is_header and not alone else section))
         return doc
 
-    def _annotate(self, sent: Span, spans: list[Span], section: str | None) -> None:
+    def _annotate(self, sent: Span, spans: list[tuple[int, int]], section: str | None) -> dict:
         # The matcher gives doc offsets even when it runs on a sentence; make them sentence offsets.
         matches = [(self.nlp.vocab.strings[m], s - sent.start, e - sent.start)
                    for m, s, e in self._matcher(sent, as_spans=False)]
@@ -118,8 +132,9 @@ class ContextAnnotator:
         triggers = [(self._meta[label], s, e) for label, s, e in matches
                     if label not in ("PSEUDO", "TERMINATE")
                     and not any(ps <= s < pe or ps < e <= pe for ps, pe in pseudo)]
-        for span in spans:
-            s0, e0 = span.start - sent.start, span.end - sent.start
+        out = {}
+        for start, end in spans:
+            s0, e0 = start - sent.start, end - sent.start
             flags = {section} if section else set()
             for (category, direction), ts, te in triggers:
                 if ts < e0 and s0 < te:  # the mention overlaps the trigger itself
@@ -128,8 +143,9 @@ class ContextAnnotator:
                 backward = direction in ("backward", "bidirectional") and e0 <= ts and not any(e0 <= x < ts for x in stops)
                 if forward or backward:
                     flags.add(category)
-            for category, attr in ATTRS.items():
-                setattr(span._, attr, category in flags)
+            if flags:
+                out[(start, end)] = tuple(c for c in CATEGORIES if c in flags)
+        return out
 
     def to_disk(self, path, *, exclude=()) -> None:
         path = ensure_path(path)
@@ -143,4 +159,4 @@ class ContextAnnotator:
 
 def status(span: Span) -> list[str]:
     """The assertion categories set on a mention (empty: affirmed, current, the patient's)."""
-    return [c for c, attr in ATTRS.items() if getattr(span._, attr)]
+    return list(span_status(span))

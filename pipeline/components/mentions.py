@@ -14,12 +14,13 @@ import json
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
+from spacy.attrs import IS_PUNCT, IS_SPACE, ORTH, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import ensure_path
 
 from pipeline.about import CM, MENTIONS_KEY, PCS
-from pipeline.textnorm import STOPWORDS, alias_key, norm_word
+from pipeline.textnorm import alias_key, norm_words
 
 LEXICON_FILE = "lexicon.json.gz"
 LABELS = {CM: "DIAGNOSIS", PCS: "PROCEDURE"}
@@ -38,8 +39,17 @@ class CodeHit(NamedTuple):
     weight: float
 
 
+#: Where a doc keeps ``{(start token, end token): hits}`` for its mentions.
+HITS_KEY = "medcode_hits"
+
+
+def _span_codes(span: Span) -> tuple[CodeHit, ...]:
+    hits = span.doc.user_data.get(HITS_KEY, {}).get((span.start, span.end), ())
+    return tuple(h if isinstance(h, CodeHit) else CodeHit(*h) for h in hits)
+
+
 if not Span.has_extension("medcode_codes"):
-    Span.set_extension("medcode_codes", default=())
+    Span.set_extension("medcode_codes", getter=_span_codes)
 
 
 @Language.factory(
@@ -109,33 +119,27 @@ class MentionMatcher:
         for key in self._packed:
             yield key, self.lookup(key)
 
-    def _norm(self, text: str) -> str:
-        # Token texts repeat a lot across notes; caching their normal form halves the matcher's time.
-        norm = self._norms.get(text)
+    def _norm(self, orth: int, vocab) -> tuple[str, ...]:
+        # Token texts repeat a lot across notes; caching their normal form by hash saves most of
+        # the matcher's time.
+        norm = self._norms.get(orth)
         if norm is None:
-            norm = norm_word(text)
-            if norm in STOPWORDS:
-                norm = ""
+            norm = norm_words(vocab.strings[orth])
             if len(self._norms) < 500_000:
-                self._norms[text] = norm
+                self._norms[orth] = norm
         return norm
 
     def __call__(self, doc: Doc) -> Doc:
-        spans = []
-        lookup, packed, max_words = self.lookup, self._packed, self.max_words
-        for sent in doc.sents:
-            words = [(t.i, w) for t in sent if not (t.is_punct or t.is_space) and (w := self._norm(t.text))]
-            for a in range(len(words)):
-                for b in range(a + 1, min(a + max_words, len(words)) + 1):
-                    key = alias_key([w for _, w in words[a:b]])
-                    if key not in packed:
-                        continue
-                    hits = lookup(key)
-                    # One span per stretch of text: spaCy keys span extensions by offsets, so two
-                    # spans over the same words would share their codes.
-                    span = Span(doc, words[a][0], words[b - 1][0] + 1, label=span_label(hits))
-                    span._.medcode_codes = hits
-                    spans.append(span)
+        spans, found = [], {}
+        lookup, packed = self.lookup, self._packed
+        for start, end, key in content_windows(doc, self.max_words, self._norm):
+            if key in packed:
+                hits = lookup(key)
+                found[(start, end)] = hits
+                spans.append(Span(doc, start, end, label=span_label(hits)))
+        # Codes live in one dict per doc, read by the span extension's getter: cheaper than an
+        # extension value per span, and keyed by token offsets, so each stretch has one entry.
+        doc.user_data[HITS_KEY] = found
         doc.spans[MENTIONS_KEY] = spans
         return doc
 
@@ -166,21 +170,34 @@ def span_label(hits: tuple[CodeHit, ...]) -> str:
     return LABELS[systems.pop()] if len(systems) == 1 else MIXED_LABEL
 
 
-def window_keys(doc: Doc, max_words: int, norm=None) -> set[str]:
-    """All alias keys of windows of up to ``max_words`` content words in a doc's sentences.
+def content_windows(doc: Doc, max_words: int, norm=None) -> Iterator[tuple[int, int, str]]:
+    """Every window of up to ``max_words`` content tokens within a sentence, as (start, end, key).
 
-    Used to learn aliases from training notes with exactly the windows the matcher looks up.
+    Reads token attributes as one array (no Token objects): this loop is the matcher's hot path.
     """
-    norm = norm or _default_norm
-    keys = set()
-    for sent in doc.sents:
-        words = [w for t in sent if not (t.is_punct or t.is_space) and (w := norm(t.text))]
-        for a in range(len(words)):
-            for b in range(a + 1, min(a + max_words, len(words)) + 1):
-                keys.add(alias_key(words[a:b]))
-    return keys
+    norm = norm or (lambda orth, vocab: norm_words(vocab.strings[orth]))
+    vocab = doc.vocab
+    sentence: list[tuple[int, tuple[str, ...]]] = []
+    rows = doc.to_array([ORTH, IS_PUNCT, IS_SPACE, SENT_START]).tolist() if len(doc) else []
+    for i, (orth, is_punct, is_space, sent_start) in enumerate(rows):
+        if sent_start == 1 and sentence:
+            yield from _windows(sentence, max_words)
+            sentence = []
+        if not (is_punct or is_space):
+            words = norm(orth, vocab)
+            if words:
+                sentence.append((i, words))
+    yield from _windows(sentence, max_words)
 
 
-def _default_norm(text: str) -> str:
-    norm = norm_word(text)
-    return "" if norm in STOPWORDS else norm
+def _windows(sentence: list[tuple[int, tuple[str, ...]]], max_words: int) -> Iterator[tuple[int, int, str]]:
+    for a in range(len(sentence)):
+        bag: list[str] = []
+        for b in range(a, min(a + max_words, len(sentence))):
+            bag.extend(sentence[b][1])
+            yield sentence[a][0], sentence[b][0] + 1, alias_key(bag)
+
+
+def window_keys(doc: Doc, max_words: int) -> set[str]:
+    """All alias keys of a doc's windows: training learns aliases from exactly what the matcher sees."""
+    return {key for _, _, key in content_windows(doc, max_words)}
