@@ -63,7 +63,7 @@ class TrainConfig:
 
     seed: int = 0
     folds: int = 5
-    ridge_alpha: float = 1.0
+    ridge_alpha: float = 0.1
     knn_k: int = 10
     ridge_candidates: int = 40
     max_candidates: int = 300
@@ -175,7 +175,7 @@ def doc_mentions(doc) -> list[Mention]:
     status_at = doc.user_data.get(STATUS_KEY, {})
     sent_starts = [s.start for s in doc.sents]
     mentions = []
-    for (start, end), hits in hits_at.items():
+    for (start, end), (key, hits) in hits_at.items():
         span = doc[start:end]
         flags = frozenset(status_at.get((start, end), ()))
         sentence = bisect.bisect_right(sent_starts, start) - 1
@@ -183,7 +183,7 @@ def doc_mentions(doc) -> list[Mention]:
             mine = tuple(CodeHit(*h) for h in hits if h[1] == system)
             if mine:
                 mentions.append(Mention(span.start_char, span.end_char, span.text, end - start,
-                                        sentence, system, mine, flags))
+                                        sentence, system, mine, flags, key))
     mark_dominated(mentions)
     return mentions
 
@@ -235,6 +235,10 @@ class Medcoder:
         docs = list(nlp.pipe(texts, disable=["medcode_mentions", "medcode_context"]))
         note_keys = [window_keys(d, config.learned_max_words) for d in docs]
         matcher, context = nlp.get_pipe("medcode_mentions"), nlp.get_pipe("medcode_context")
+        # Code-set links are the same in every fold: find them once, to learn how often each one
+        # names a gold code.
+        matcher.set_lexicon(base_lexicon)
+        base_mentions = [doc_mentions(context(matcher(d))) for d in docs]
 
         code_info = _KBInfo(kb)
         rows: dict[str, list] = {s: [] for s in SYSTEMS}
@@ -244,6 +248,7 @@ class Medcoder:
             say(f"fold {fold}/{config.folds}: fitting on {len(train_idx)} notes, candidates for {len(test_idx)}")
             note_model = NoteModel(config.ridge_alpha, config.knn_k).fit([texts[i] for i in train_idx],
                                                                          [gold[i] for i in train_idx])
+            note_model.fit_link_stats([base_mentions[i] for i in train_idx], [gold[i] for i in train_idx])
             learned = learn_aliases([note_keys[i] for i in train_idx], [gold[i] for i in train_idx], config)
             matcher.set_lexicon(merge_lexicons(base_lexicon, learned))
             ridge, knn = note_model.signals([texts[i] for i in test_idx])
@@ -274,6 +279,7 @@ class Medcoder:
 
         say("fitting the final note model and aliases on all notes")
         note_model = NoteModel(config.ridge_alpha, config.knn_k).fit(texts, gold)
+        note_model.fit_link_stats(base_mentions, gold)
         learned = learn_aliases(note_keys, gold, config)
         lexicon = merge_lexicons(base_lexicon, learned)
         matcher.set_lexicon(lexicon)

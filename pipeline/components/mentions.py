@@ -39,12 +39,12 @@ class CodeHit(NamedTuple):
     weight: float
 
 
-#: Where a doc keeps ``{(start token, end token): hits}`` for its mentions.
+#: Where a doc keeps ``{(start token, end token): (alias key, hits)}`` for its mentions.
 HITS_KEY = "medcode_hits"
 
 
 def _span_codes(span: Span) -> tuple[CodeHit, ...]:
-    hits = span.doc.user_data.get(HITS_KEY, {}).get((span.start, span.end), ())
+    _, hits = span.doc.user_data.get(HITS_KEY, {}).get((span.start, span.end), ("", ()))
     return tuple(h if isinstance(h, CodeHit) else CodeHit(*h) for h in hits)
 
 
@@ -135,7 +135,7 @@ class MentionMatcher:
         for start, end, key in content_windows(doc, self.max_words, self._norm):
             if key in packed:
                 hits = lookup(key)
-                found[(start, end)] = hits
+                found[(start, end)] = (key, hits)
                 spans.append(Span(doc, start, end, label=span_label(hits)))
         # Codes live in one dict per doc, read by the span extension's getter: cheaper than an
         # extension value per span, and keyed by token offsets, so each stretch has one entry.
