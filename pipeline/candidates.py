@@ -19,6 +19,7 @@ import functools
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,6 +30,7 @@ from sklearn.preprocessing import normalize
 from pipeline.about import CM, SYSTEMS
 from pipeline.components.mentions import SOURCES
 from pipeline.kb import normalize_code
+from pipeline.textnorm import content_words, loose_words
 
 #: Order of the features in a row; the model card lists them.
 FEATURES = (
@@ -37,6 +39,7 @@ FEATURES = (
     "best_source", "learned_weight", "max_words", "min_ambiguity", "dominated", "first_position",
     "n_child_links", "billable", "in_code_set", "code_length", "category_ridge_max", "category_prior_log",
     "n_sentences", "note_length_log", "link_precision", "link_support_log", "ridge_relative", "knn_rank_log",
+    "title_coverage", "title_words_missing",
 )
 #: Statuses that mean the condition is not the patient's current one: a code named only under them
 #: is moved down whatever the ranker says (coding a denied or a relative's condition is an error).
@@ -180,6 +183,30 @@ class NoteModel:
         return ridge, knn
 
 
+class CodeTable:
+    """Read-only view of the code sets for feature building: ``code -> (system, billable, title)``.
+
+    Args:
+        lookup: returns the triple for a code, or ``None`` for a code the release does not have.
+    """
+
+    def __init__(self, lookup: Callable[[str], tuple[str, bool, str] | None]):
+        self._lookup = lookup
+        self._words: dict[str, frozenset[str]] = {}
+
+    def get(self, code: str) -> tuple[str, bool, str] | None:
+        return self._lookup(code)
+
+    def title_words(self, code: str) -> frozenset[str]:
+        """Canonical content words of the title, less the words that only add specificity."""
+        words = self._words.get(code)
+        if words is None:
+            info = self._lookup(code)
+            words = frozenset(loose_words(content_words(info[2]))) if info else frozenset()
+            self._words[code] = words
+        return words
+
+
 def category(code: str, system: str) -> str:
     """The grouping a code belongs to: ICD-10-CM category (3 characters) or PCS body part (4)."""
     return code[:3] if system == CM else code[:4]
@@ -211,8 +238,9 @@ def candidate_features(
     knn_votes: dict[str, tuple[float, float]],
     mentions: list[Mention],
     model: NoteModel,
-    code_info: dict[str, tuple[str, bool]],
+    code_info: CodeTable,
     note_length: int,
+    note_words: frozenset[str] = frozenset(),
     n_ridge: int = 40,
     max_candidates: int = 300,
 ) -> list[Candidate]:
@@ -224,8 +252,9 @@ def candidate_features(
         knn_votes: neighbour votes ``{code: (vote, max_sim)}``.
         mentions: the note's mentions (all systems).
         model: the fitted note model (labels, priors).
-        code_info: ``{code: (system, billable)}`` for the codes of the code sets.
+        code_info: the code sets.
         note_length: characters in the note.
+        note_words: the note's canonical content words (for title coverage).
         n_ridge: how many top classifier labels become candidates.
         max_candidates: cap per note, keeping the strongest by classifier, links and votes.
 
@@ -281,7 +310,10 @@ def candidate_features(
                 vote, max_sim, math.log1p(prior.get(code, 0)), float(code in prior)]
         tail = [child_links.get(code, 0), float(info[1]) if info else 0.0, float(info is not None), len(code),
                 cat_max.get(cat, 0.0), math.log1p(cat_prior.get(cat, 0))]
-        relative = [head[0] / top_ridge, math.log1p(vote_rank.get(code, len(vote_rank) + 10))]
+        title = code_info.title_words(code)
+        covered = len(title & note_words)
+        relative = [head[0] / top_ridge, math.log1p(vote_rank.get(code, len(vote_rank) + 10)),
+                    covered / len(title) if title else 0.0, len(title) - covered]
         if not links:
             features = head + _NO_LINK + tail + [0, length_log, 0.0, 0.0] + relative
             source = "related-mention" if child_links.get(code) else (

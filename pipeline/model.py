@@ -35,13 +35,14 @@ from sklearn.model_selection import KFold
 
 from pipeline.about import (CM, META_FILE, MODEL_CARD_FILE, NLP_DIR, PCS, RELEASE, SYSTEMS,
                             __version__)
-from pipeline.candidates import DEMOTION_FACTOR, FEATURES, Candidate, Mention, NoteModel, candidate_features, mark_dominated
+from pipeline.candidates import DEMOTION_FACTOR, FEATURES, Candidate, CodeTable, Mention, NoteModel, candidate_features, mark_dominated
 from pipeline.components.context import STATUS_KEY
 from pipeline.components.mentions import HITS_KEY, CodeHit, window_keys
 from pipeline.corpus import Note, corpus_hash
 from pipeline.kb import MAX_ALIAS_WORDS, KnowledgeBase
 from pipeline.nlp import build_nlp, load_nlp
 from pipeline.ranker import CalibratedRanker, expected_calibration_error
+from pipeline.textnorm import content_words
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +72,9 @@ class TrainConfig:
     learned_min_count: int = 2
     learned_min_precision: float = 0.3
     learned_min_lift: float = 3.0
-    ranker_iter: int = 300
-    ranker_learning_rate: float = 0.06
-    ranker_leaves: int = 31
+    ranker_iter: int = 400
+    ranker_learning_rate: float = 0.04
+    ranker_leaves: int = 15
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
@@ -199,7 +200,7 @@ class Medcoder:
         self.codes = codes
         self.config = config
         self.meta = meta or {}
-        self._code_info = {c: (s, b) for c, (s, b, _) in codes.items()}
+        self._code_info = CodeTable(codes.get)
 
     # ------------------------------------------------------------------ training
     @classmethod
@@ -240,7 +241,8 @@ class Medcoder:
         matcher.set_lexicon(base_lexicon)
         base_mentions = [doc_mentions(context(matcher(d))) for d in docs]
 
-        code_info = _KBInfo(kb)
+        code_info = CodeTable(lambda c: (e.system, e.billable, e.title) if (e := kb.get(c)) else None)
+        words = [frozenset(content_words(t)) for t in texts]
         rows: dict[str, list] = {s: [] for s in SYSTEMS}
         recall = {s: [0, 0] for s in SYSTEMS}
         folds = KFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
@@ -256,7 +258,8 @@ class Medcoder:
                 mentions = doc_mentions(context(matcher(docs[i])))
                 for s in SYSTEMS:
                     cands = candidate_features(s, ridge[s][k], knn[s][k], mentions, note_model, code_info,
-                                               len(texts[i]), config.ridge_candidates, config.max_candidates)
+                                               len(texts[i]), words[i], config.ridge_candidates,
+                                               config.max_candidates)
                     truth = set(gold[i].get(s, []))
                     recall[s][0] += len(truth & {c.code for c in cands})
                     recall[s][1] += len(truth)
@@ -318,10 +321,12 @@ class Medcoder:
         docs = self.nlp.pipe(texts, batch_size=64, n_process=n_process)
         mentions = [doc_mentions(d) for d in docs]
         ridge, knn = self.note_model.signals(texts)
+        words = [frozenset(content_words(t)) for t in texts]
         results: list[dict[str, list[dict]]] = [{} for _ in texts]
         for s in SYSTEMS:
             per_note = [candidate_features(s, ridge[s][i], knn[s][i], mentions[i], self.note_model, self._code_info,
-                                           len(texts[i]), self.config.ridge_candidates, self.config.max_candidates)
+                                           len(texts[i]), words[i], self.config.ridge_candidates,
+                                           self.config.max_candidates)
                         for i in range(len(texts))]
             x = np.array([c.features for cands in per_note for c in cands], dtype=np.float32).reshape(-1, len(FEATURES))
             raw = self.rankers[s].raw(x)
@@ -435,21 +440,6 @@ class Medcoder:
                 codes[code] = (system, billable == "1", title)
         config = TrainConfig(**state["config"])
         return cls(nlp, state["note_model"], state["rankers"], codes, config, meta)
-
-
-class _KBInfo(dict):
-    """A read-only mapping view of the knowledge base as ``{code: (system, billable)}``."""
-
-    def __init__(self, kb: KnowledgeBase):
-        super().__init__()
-        self.kb = kb
-
-    def get(self, code, default=None):
-        entry = self.kb.get(code)
-        return (entry.system, entry.billable) if entry else default
-
-    def __contains__(self, code) -> bool:
-        return self.kb.get(code) is not None
 
 
 def note_fingerprint(text: str) -> str:
