@@ -31,14 +31,16 @@ $(DEFAULT_MODEL)/meta.json: $(BIN)/medcode $(SOURCES)
 test: ## Run the test suite (unit tests on tiny fixtures, one end-to-end test on the default model)
 	$(BIN)/python -m pytest -q
 
-train: $(BIN)/medcode ## Train on CodiEsp train only and evaluate on dev (the figures the README reports)
+train: $(TRAIN_ONLY_MODEL)/meta.json ## Train on CodiEsp train only and evaluate on dev (the figures the README reports)
+
+$(TRAIN_ONLY_MODEL)/meta.json: $(BIN)/medcode $(SOURCES)
 	$(MEDCODE) train --corpus $(CORPUS) --split train --eval-split dev --output $(TRAIN_ONLY_MODEL)
 
-evaluate: ## Evaluate the train-only model on CodiEsp dev
-	$(MEDCODE) evaluate --model $(TRAIN_ONLY_MODEL) --corpus $(CORPUS) --split dev --output $(TRAIN_ONLY_MODEL)/dev-metrics.json
+evaluate: $(TRAIN_ONLY_MODEL)/meta.json ## Evaluate the train-only model on CodiEsp dev
+	$(MEDCODE) evaluate --model $(TRAIN_ONLY_MODEL) --corpus $(CORPUS) --split dev --output dev-metrics.json
 
-bench: ## Print accuracy, candidate recall, throughput ratio, load time and peak memory
-	$(BIN)/python -m pipeline.bench --corpus $(CORPUS)
+bench: setup $(TRAIN_ONLY_MODEL)/meta.json ## Print accuracy, baseline, recall, calibration, throughput ratio, load time, memory
+	$(BIN)/python -m pipeline.bench --corpus $(CORPUS) --train-only-model $(TRAIN_ONLY_MODEL) --output bench.json
 
 clean: ## Remove the virtualenv and built models
 	rm -rf $(VENV) $(DEFAULT_MODEL) $(TRAIN_ONLY_MODEL)

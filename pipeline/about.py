@@ -15,6 +15,10 @@ CM_RELEASE = "ICD-10-CM FY2026 (April 1, 2026 update)"
 PCS_RELEASE = "ICD-10-PCS FY2026"
 RELEASE = {CM: CM_RELEASE, PCS: PCS_RELEASE}
 
+#: Version of what a model folder stores. Bump it whenever a pickled class gains or loses state:
+#: a model of another format is refused on load with a message, instead of failing mid-prediction.
+MODEL_FORMAT = 3
+
 #: Fixed artifact names inside a model folder (scispaCy style: one name, one meaning).
 META_FILE = "meta.json"
 MODEL_CARD_FILE = "MODEL_CARD.md"

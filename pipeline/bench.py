@@ -19,6 +19,9 @@ import time
 from pathlib import Path
 
 from pipeline.about import SYSTEMS
+from pipeline.baseline import baseline_rankings
+from pipeline.evaluate import ranking_metrics
+from pipeline.ranker import expected_calibration_error, reliability_table
 
 logger = logging.getLogger("medcode.bench")
 
@@ -44,6 +47,42 @@ def _child_load_and_predict(model_dir: str, corpus: str, split: str) -> dict:
     model.predict(notes, top_k=30)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"load_seconds": round(load_seconds, 2), "peak_memory_mb": round(peak_mb, 1)}
+
+
+def evidence_coverage(notes, ranked, k: int = 10) -> dict:
+    """Share of correct top-``k`` suggestions that carry evidence, and whether every span slices its note."""
+    out = {}
+    for s in SYSTEMS:
+        correct = with_evidence = 0
+        for note, r in zip(notes, ranked):
+            gold = set(note.gold(s))
+            for sug in r[s][:k]:
+                if sug["code"] in gold:
+                    correct += 1
+                    with_evidence += bool(sug["evidence"])
+        out[s] = round(with_evidence / max(correct, 1), 4)
+    spans_ok = all(note.text[e["start"]:e["end"]] == e["text"]
+                   for note, r in zip(notes, ranked) for s in SYSTEMS for sug in r[s] for e in sug["evidence"])
+    return {f"correct_top{k}_with_evidence": out, "all_spans_slice_the_note": spans_ok}
+
+
+def calibration(notes, ranked, k: int = 30) -> dict:
+    """Reliability of the top-``k`` scores on held-out notes: per score bin, mean score vs precision."""
+    import numpy as np
+
+    out = {}
+    for s in SYSTEMS:
+        scores, labels = [], []
+        for note, r in zip(notes, ranked):
+            gold = set(note.gold(s))
+            for sug in r[s][:k]:
+                scores.append(sug["score"])
+                labels.append(sug["code"] in gold)
+        table = reliability_table(np.array(scores), np.array(labels, dtype=float))
+        out[s] = {"ece": round(expected_calibration_error(table), 4),
+                  "bins": [{**row, "mean_score": round(row["mean_score"], 3), "precision": round(row["precision"], 3)}
+                           for row in table]}
+    return out
 
 
 def run(corpus: str, default_model: str, train_only_model: str, split: str = "dev") -> dict:
@@ -73,6 +112,13 @@ def run(corpus: str, default_model: str, train_only_model: str, split: str = "de
         report["candidate_recall@100"][s] = round(found / max(gold, 1), 4)
     report["training_report"] = {s: {k: v for k, v in r.items() if k != "calibration_oof"}
                                  for s, r in held_out.meta.get("training", {}).get("report", {}).items()}
+    report["evidence"] = evidence_coverage(notes, ranked)
+    report["calibration"] = calibration(notes, ranked)
+    train_notes, _ = load_notes(corpus, "train")
+    baseline = baseline_rankings(train_notes, notes)
+    report["baseline_tfidf_logreg"] = {
+        s: {k: round(v, 4) for k, v in ranking_metrics(baseline[s], {n.id: n.gold(s) for n in notes}).items()
+            if k in ("MAP", "P@5", "R@30")} for s in SYSTEMS}
 
     model = Medcoder.load(default_model)
     texts = [n.text for n in notes]

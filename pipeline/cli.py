@@ -17,7 +17,7 @@ from pipeline.about import SYSTEMS, __version__
 from pipeline.corpus import CorpusError
 from pipeline.model import ModelError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Suggest ICD-10-CM and ICD-10-PCS codes for clinical notes.")
 console = Console()
 err_console = Console(stderr=True)

@@ -33,7 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.model_selection import KFold
 
-from pipeline.about import (CM, META_FILE, MODEL_CARD_FILE, NLP_DIR, PCS, RELEASE, SYSTEMS,
+from pipeline.about import (CM, META_FILE, MODEL_CARD_FILE, MODEL_FORMAT, NLP_DIR, PCS, RELEASE, SYSTEMS,
                             __version__)
 from pipeline.candidates import DEMOTION_FACTOR, FEATURES, Candidate, CodeTable, Mention, NoteModel, candidate_features, mark_dominated
 from pipeline.components.context import STATUS_KEY
@@ -394,6 +394,7 @@ class Medcoder:
         meta = {
             "name": path.name,
             "medcode_version": __version__,
+            "model_format": MODEL_FORMAT,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "releases": RELEASE,
             "libraries": library_versions(),
@@ -424,6 +425,9 @@ class Medcoder:
             raise ModelError(f"{path}: not a medcode model folder (no {META_FILE}); "
                              "run `make setup` or `medcode train` to build one")
         meta = json.loads(meta_path.read_text("utf-8"))
+        if meta.get("model_format") != MODEL_FORMAT:
+            raise ModelError(f"{path}: model format {meta.get('model_format')} is not this medcode's format "
+                             f"{MODEL_FORMAT}; retrain it (`make setup` rebuilds the default model)")
         verify_manifest(path, meta.get("manifest", {}))
         if meta.get("releases") != RELEASE:
             logger.warning("model %s was built for %s; this medcode uses %s", path, meta.get("releases"), RELEASE)
