@@ -162,5 +162,89 @@ def evaluate(
     _write_json(metrics, output)
 
 
+codes_app = typer.Typer(no_args_is_help=True, help="Validate, look up and search codes of the FY2026 code sets.")
+app.add_typer(codes_app, name="codes")
+
+
+@codes_app.command("validate")
+def codes_validate(
+    codes: list[str] = typer.Argument(..., help="Codes as on a claim, e.g. E11.9 S72.001 0DTJ4ZZ."),
+    as_json: bool = typer.Option(False, "--json", "-j", help="Print JSON."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the JSON here."),
+) -> None:
+    """Check codes: in the release, billable, 7th character, Excludes1 pairs, code-first notes.
+
+    Exits 1 when any code is not reportable as it stands.
+    """
+    from pipeline.validate import validate_codes
+
+    result = validate_codes(codes)
+    _write_json(result, output)
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    else:
+        table = Table(title=f"{len(codes)} codes against {', '.join(result['release'].values())}")
+        for column in ("code", "status", "title", "messages"):
+            table.add_column(column, overflow="fold")
+        for r in result["codes"]:
+            style = "green" if r["valid"] else "red"
+            table.add_row(r["code"], f"[{style}]{r['status']}[/{style}]", r["title"], "\n".join(r["messages"]))
+        console.print(table)
+        for conflict in result["conflicts"]:
+            a, b = conflict["codes"]
+            console.print(f"[red]Excludes1:[/red] {a} and {b} cannot be reported together ({a} excludes: {conflict['note']})")
+    if not result["valid"]:
+        raise typer.Exit(1)
+
+
+@codes_app.command("show")
+def codes_show(code: str = typer.Argument(..., help="One code."),
+               as_json: bool = typer.Option(False, "--json", "-j", help="Print JSON.")) -> None:
+    """Title, hierarchy, inclusion terms and notes of a code."""
+    from pipeline.validate import show_code
+
+    try:
+        info = show_code(code)
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+    if as_json:
+        sys.stdout.write(json.dumps(info, indent=2) + "\n")
+        return
+    console.print(f"[bold]{info['code']}[/bold] {info['title']}  ({info['system']}, "
+                  f"{'billable' if info['billable'] else 'header: not billable'}; {info['release']})")
+    for item in info["hierarchy"]:
+        console.print(f"  under {item['code']} {item['title']}")
+    for key in ("aliases", "inclusion_terms", "includes", "excludes1", "excludes2", "code_first",
+                "use_additional_code", "code_also"):
+        if info.get(key):
+            console.print(f"[bold]{key.replace('_', ' ')}[/bold]: " + "; ".join(info[key]))
+    if info.get("seventh_characters"):
+        console.print("[bold]7th characters[/bold]: " + "; ".join(f"{k} {v}" for k, v in info["seventh_characters"].items()))
+    if info.get("children"):
+        console.print("[bold]children[/bold]: " + "; ".join(f"{c['code']} {c['title']}" for c in info["children"][:15]))
+    if info.get("query"):
+        console.print(f"[bold]ask[/bold]: {info['query']['question']}")
+
+
+@codes_app.command("search")
+def codes_search(text: str = typer.Argument(..., help="Words to look for."),
+                 limit: int = typer.Option(20, "--limit", "-n", min=1),
+                 system: Optional[str] = typer.Option(None, "--system", "-s", help="ICD-10-CM or ICD-10-PCS."),
+                 as_json: bool = typer.Option(False, "--json", "-j", help="Print JSON.")) -> None:
+    """Find codes by words of their titles and inclusion terms."""
+    from pipeline.validate import search_codes
+
+    hits = search_codes(text, limit=limit, system=system)
+    if as_json:
+        sys.stdout.write(json.dumps(hits, indent=2) + "\n")
+        return
+    table = Table(title=f"codes matching {text!r}")
+    for column in ("code", "system", "billable", "title"):
+        table.add_column(column, overflow="fold")
+    for hit in hits:
+        table.add_row(hit["code"], hit["system"], "yes" if hit["billable"] else "header", hit["title"])
+    console.print(table)
+
+
 if __name__ == "__main__":
     app()
