@@ -23,8 +23,9 @@ MODEL_FORMAT = 3
 META_FILE = "meta.json"
 MODEL_CARD_FILE = "MODEL_CARD.md"
 NLP_DIR = "nlp"
-RANKER_FILE = "ranker.joblib"
-MANIFEST_KEY = "manifest"
+MODEL_FILE = "model.joblib"
+CODES_FILE = "codes.tsv.gz"
+QUERIES_FILE = "queries.json.gz"
 
 #: Name of the spaCy span group that holds code mentions.
 MENTIONS_KEY = "medcode_mentions"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pipeline.about import SYSTEMS
 from pipeline.baseline import baseline_rankings
+from pipeline.context_eval import evaluate_context
 from pipeline.evaluate import ranking_metrics
 from pipeline.ranker import expected_calibration_error, reliability_table
 
@@ -112,6 +113,9 @@ def run(corpus: str, default_model: str, train_only_model: str, split: str = "de
         report["candidate_recall@100"][s] = round(found / max(gold, 1), 4)
     report["training_report"] = {s: {k: v for k, v in r.items() if k != "calibration_oof"}
                                  for s, r in held_out.meta.get("training", {}).get("report", {}).items()}
+    context = evaluate_context()
+    report["context_rules"] = {"cases": context["cases"], "accuracy": context["accuracy"],
+                               "per_status": {k: v["accuracy"] for k, v in context["per_status"].items()}}
     report["evidence"] = evidence_coverage(notes, ranked)
     report["calibration"] = calibration(notes, ranked)
     train_notes, _ = load_notes(corpus, "train")

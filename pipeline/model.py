@@ -7,6 +7,7 @@ A model is a folder (fixed names, see :mod:`pipeline.about`)::
     nlp/            the spaCy pipeline (tokenizer, sentences, mentions with their lexicon, context)
     model.joblib    note model (TF-IDF, ridge, neighbours) and the calibrated rankers
     codes.tsv.gz    code, system, billable, title of every code the model can suggest
+    queries.json.gz the question to ask the physician for each unspecified or header code
 
 Loading checks every file against the SHA-256 in ``meta.json`` before anything is unpickled, and
 refuses a mismatch.
@@ -33,8 +34,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.model_selection import KFold
 
-from pipeline.about import (CM, META_FILE, MODEL_CARD_FILE, MODEL_FORMAT, NLP_DIR, PCS, RELEASE, SYSTEMS,
-                            __version__)
+from pipeline.about import (CM, CODES_FILE, META_FILE, MODEL_CARD_FILE, MODEL_FILE, MODEL_FORMAT, NLP_DIR, PCS,
+                            QUERIES_FILE, RELEASE, SYSTEMS, __version__)
 from pipeline.candidates import DEMOTION_FACTOR, FEATURES, Candidate, CodeTable, Mention, NoteModel, candidate_features, mark_dominated
 from pipeline.components.context import STATUS_KEY
 from pipeline.components.mentions import HITS_KEY, CodeHit, window_keys
@@ -43,11 +44,10 @@ from pipeline.kb import MAX_ALIAS_WORDS, KnowledgeBase
 from pipeline.nlp import build_nlp, load_nlp
 from pipeline.ranker import CalibratedRanker, expected_calibration_error
 from pipeline.textnorm import content_words
+from pipeline.validate import specificity_query
 
 logger = logging.getLogger(__name__)
 
-MODEL_FILE = "model.joblib"
-CODES_FILE = "codes.tsv.gz"
 #: Libraries whose versions a model records and checks on load.
 LIBRARIES = ("medcode", "spacy", "scispacy", "scikit-learn", "numpy", "scipy", "joblib", "simple-icd-10-cm")
 #: A key linking to more codes than this is too ambiguous to be worth a candidate each.
@@ -193,7 +193,8 @@ class Medcoder:
     """A trained model: the spaCy pipeline, the note model and one calibrated ranker per system."""
 
     def __init__(self, nlp, note_model: NoteModel, rankers: dict[str, CalibratedRanker],
-                 codes: dict[str, tuple[str, bool, str]], config: TrainConfig, meta: dict | None = None):
+                 codes: dict[str, tuple[str, bool, str]], config: TrainConfig, meta: dict | None = None,
+                 queries: dict | Path | None = None):
         self.nlp = nlp
         self.note_model = note_model
         self.rankers = rankers
@@ -201,6 +202,16 @@ class Medcoder:
         self.config = config
         self.meta = meta or {}
         self._code_info = CodeTable(codes.get)
+        # A dict, or the file to read it from when first needed (most predictions need few queries,
+        # and model load time matters more).
+        self._queries = queries if queries is not None else {}
+
+    @property
+    def queries(self) -> dict:
+        """``{code: specificity query}`` for the unspecified and header codes the model can suggest."""
+        if isinstance(self._queries, Path):
+            self._queries = json.loads(gzip.decompress(self._queries.read_bytes())) if self._queries.exists() else {}
+        return self._queries
 
     # ------------------------------------------------------------------ training
     @classmethod
@@ -296,12 +307,19 @@ class Medcoder:
                 if code not in codes:
                     entry = kb.get(code)
                     codes[code] = (system, entry.billable, entry.title)
+        say("writing specificity queries for unspecified and header codes")
+        queries = {}
+        for code, (system, billable, title) in codes.items():
+            if system == CM and (not billable or "unspecified" in title.lower()):
+                query = specificity_query(code, kb)
+                if query:
+                    queries[code] = query
         meta = {
             "training": {"notes": len(notes), "data_sha256": corpus_hash(notes),
                          "note_fingerprints": sorted(note_fingerprint(t) for t in texts),
                          "learned_aliases": sum(len(v) for v in learned.values()), **{"report": training_report}},
         }
-        return cls(nlp, note_model, rankers, codes, config, meta)
+        return cls(nlp, note_model, rankers, codes, config, meta, queries)
 
     # ---------------------------------------------------------------- prediction
     def rank(self, texts: list[str], depth: int = 100, n_process: int = 1) -> list[dict[str, list[dict]]]:
@@ -347,12 +365,22 @@ class Medcoder:
         return results
 
     def _suggestion(self, cand: Candidate, system: str, score: float) -> dict:
-        _, _, title = self.codes.get(cand.code, (system, False, ""))
+        known = cand.code in self.codes and bool(self.codes[cand.code][2])
+        _, billable, title = self.codes.get(cand.code, (system, False, ""))
+        warning = None
+        if not known:
+            warning = f"not a code in {RELEASE[system]}: the training corpus uses it; validate before reporting"
+        elif not billable:
+            warning = "header or partial code: not billable as it stands"
+        query = self.queries.get(cand.code) if system == CM else None
         return {
             "code": cand.code,
             "system": system,
             "score": round(score, 4),
-            "description": title,
+            "description": title or "(not in this release)",
+            "billable": billable,
+            **({"warning": warning} if warning else {}),
+            **({"query": query} if query else {}),
             "evidence": [{"start": m.start, "end": m.end, "text": m.text, **({"status": sorted(m.status)} if m.status else {})}
                          for m in cand.evidence],
             "source": cand.source,
@@ -391,6 +419,7 @@ class Medcoder:
             system, billable, title = self.codes[code]
             writer.writerow([code, system, int(billable), title])
         (path / CODES_FILE).write_bytes(gzip.compress(buffer.getvalue().encode("utf-8"), mtime=0))
+        (path / QUERIES_FILE).write_bytes(gzip.compress(json.dumps(self.queries).encode("utf-8"), mtime=0))
         meta = {
             "name": path.name,
             "medcode_version": __version__,
@@ -443,7 +472,7 @@ class Medcoder:
             for code, system, billable, title in csv.reader(handle, delimiter="\t"):
                 codes[code] = (system, billable == "1", title)
         config = TrainConfig(**state["config"])
-        return cls(nlp, state["note_model"], state["rankers"], codes, config, meta)
+        return cls(nlp, state["note_model"], state["rankers"], codes, config, meta, path / QUERIES_FILE)
 
 
 def note_fingerprint(text: str) -> str:

@@ -2,10 +2,10 @@ import json
 
 import pytest
 
-from pipeline.about import CM, META_FILE, PCS
+from pipeline.about import CM, META_FILE, MODEL_FILE, PCS
 from pipeline.candidates import ancestors
 from pipeline.corpus import Note
-from pipeline.model import MODEL_FILE, Medcoder, ModelError, TrainConfig
+from pipeline.model import Medcoder, ModelError, TrainConfig
 from tests.conftest import synthetic_notes
 
 

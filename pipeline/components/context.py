@@ -132,6 +132,10 @@ class ContextAnnotator:
         triggers = [(self._meta[label], s, e) for label, s, e in matches
                     if label not in ("PSEUDO", "TERMINATE")
                     and not any(ps <= s < pe or ps < e <= pe for ps, pe in pseudo)]
+        # Longest match wins: "no history of" is a negation, not also a history.
+        triggers = [t for t in triggers
+                    if not any(o is not t and o[1] <= t[1] and t[2] <= o[2] and (o[2] - o[1]) > (t[2] - t[1])
+                               for o in triggers)]
         out = {}
         for start, end in spans:
             s0, e0 = start - sent.start, end - sent.start
