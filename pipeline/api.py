@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
+import sys
 import time
 import tomllib
 from itertools import islice
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from pipeline.about import DEFAULT_MODEL_NAME, MODEL_ENV, RELEASE, SYSTEMS
-from pipeline.corpus import DEFAULT_MAX_CHARS, Note, NoteError, check_text, load_notes, read_notes
+from pipeline.corpus import DEFAULT_MAX_CHARS, Note, NoteError, check_text, load_notes, read_jsonl, read_notes
 from pipeline.evaluate import ranking_metrics
 from pipeline.model import Medcoder, ModelError, TrainConfig, note_fingerprint
 
@@ -56,59 +58,155 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def predict_file(input_path: str | Path, output: str | Path, model: Medcoder, top_k: int = 30,
-                 fmt: str = "jsonl", split: str | None = None, max_chars: int = DEFAULT_MAX_CHARS,
-                 progress: Callable[[int], None] | None = None) -> dict:
-    """Score every note of an input and stream the results to ``output``.
+def _read_done(path: Path) -> set[str]:
+    """Ids already written to a JSONL output; a torn last line (a killed run) is cut off."""
+    done: set[str] = set()
+    if not path.exists():
+        return done
+    good = 0
+    with path.open("rb") as handle:
+        for line in handle:
+            try:
+                done.add(json.loads(line)["id"])
+            except (ValueError, KeyError, TypeError):
+                break
+            if not line.endswith(b"\n"):
+                done.discard(json.loads(line)["id"])
+                break
+            good += len(line)
+    with path.open("r+b") as handle:
+        handle.truncate(good)
+    return done
 
-    Notes that cannot be scored are written to ``<output stem>.errors.jsonl`` with the reason; the
-    others are still scored.
+
+_worker_model: Medcoder | None = None
+
+
+def _init_worker(model_dir: str) -> None:
+    global _worker_model
+    _worker_model = Medcoder.load(model_dir)
+
+
+def _predict_batch(args: tuple[list[Note], int]) -> list[dict]:
+    notes, top_k = args
+    return _worker_model.predict(notes, top_k=top_k)
+
+
+def predict_file(input_path: str | Path, output: str | Path, model: Medcoder | None = None,
+                 model_dir: str | Path | None = None, top_k: int = 30, fmt: str = "jsonl", split: str | None = None,
+                 max_chars: int = DEFAULT_MAX_CHARS, workers: int = 1, resume: bool = False,
+                 progress: Callable[[int], None] | None = None) -> dict:
+    """Score every note of an input and stream the results to ``output``, in bounded memory.
+
+    Notes that cannot be scored (empty, not UTF-8, too long, malformed row, duplicate id) go to
+    ``<output stem>.errors.jsonl`` with the reason; the others are still scored. Each batch is flushed
+    to disk before the next is read, so a run killed at any point can be resumed.
 
     Args:
-        input_path: folder of ``.txt``, ``.jsonl``, ``.csv`` or a CodiEsp folder.
+        input_path: folder of ``.txt``, ``.jsonl``, ``.csv``, a CodiEsp folder, or ``-`` for JSONL on stdin.
         output: JSONL file, one line per note.
-        model: the model.
+        model: a loaded model (used when ``workers`` is 1).
+        model_dir: the model folder (each worker process loads it; the default model when ``None``).
         top_k: suggestions per note and code system.
         fmt: ``jsonl``, or ``codiesp`` to also write ``<stem>D.tsv`` / ``<stem>P.tsv``.
         split: CodiEsp split, when the input is a CodiEsp root.
         max_chars: notes longer than this are skipped as errors.
-        progress: called with the number of notes done after each batch.
+        workers: processes scoring batches in parallel (output order is input order).
+        resume: keep what an earlier run wrote to ``output`` and score only the notes it lacks.
+        progress: called with the number of notes handled after each batch.
 
     Returns:
-        ``{"scored", "skipped", "output", "errors_file", "seconds"}``.
+        ``{"scored", "skipped", "resumed", "output", "errors_file", "codiesp_files", "seconds"}``.
     """
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     errors_path = output.with_name(output.stem + ".errors.jsonl")
-    tsv = {s: output.with_name(f"{output.stem}{'D' if s == SYSTEMS[0] else 'P'}.tsv") for s in SYSTEMS}
+    done = _read_done(output) if resume else set()
+    reported = _read_done(errors_path) if resume else set()
+    seen: set[str] = set()
     scored = skipped = 0
     start = time.perf_counter()
-    with output.open("w", encoding="utf-8") as out, errors_path.open("w", encoding="utf-8") as err:
-        tsv_files = {s: p.open("w", encoding="utf-8") for s, p in tsv.items()} if fmt == "codiesp" else {}
-        try:
-            for batch in _batches(read_notes(input_path, split, max_chars), BATCH_SIZE):
-                notes = [n for n in batch if isinstance(n, Note)]
+
+    def items() -> Iterator[Note | NoteError]:
+        source = read_jsonl(sys.stdin.buffer, "stdin", max_chars) if str(input_path) == "-" \
+            else read_notes(input_path, split, max_chars)
+        for item in source:
+            if isinstance(item, Note):
+                if item.id in seen:
+                    item = NoteError(item.id, "duplicate id: an earlier note has the same id")
+                else:
+                    seen.add(item.id)
+            if item.id not in done and (isinstance(item, Note) or item.id not in reported):
+                yield item
+
+    pool = None
+    if workers > 1:
+        pool = multiprocessing.get_context("spawn").Pool(
+            workers, initializer=_init_worker, initargs=(str(model_dir or default_model_dir()),))
+    elif model is None:
+        model = load_model(model_dir)
+    try:
+        with output.open("a" if resume else "w", encoding="utf-8") as out, \
+                errors_path.open("a" if resume else "w", encoding="utf-8") as err:
+            batches = _batches(items(), BATCH_SIZE)
+            # Each task carries its own notes and errors, so results come back with what to report.
+            tasks = ((batch, [n for n in batch if isinstance(n, Note)]) for batch in batches)
+            if pool:
+                results = _pooled(pool, tasks, top_k)
+            else:
+                results = ((batch, model.predict(notes, top_k=top_k)) for batch, notes in tasks)
+            for batch, rows in results:
                 for bad in (n for n in batch if isinstance(n, NoteError)):
                     err.write(json.dumps(bad.as_dict()) + "\n")
                     logger.warning("skipped note %s: %s", bad.id, bad.reason)
                     skipped += 1
-                for row in model.predict(notes, top_k=top_k):
+                for row in rows:
                     out.write(json.dumps(row) + "\n")
-                    for sug in row["suggestions"]:
-                        if sug["system"] in tsv_files:
-                            tsv_files[sug["system"]].write(f"{row['id']}\t{sug['code']}\n")
-                scored += len(notes)
+                scored += len(rows)
+                out.flush()
+                err.flush()
+                os.fsync(out.fileno())
                 if progress:
                     progress(scored + skipped)
-        finally:
-            for handle in tsv_files.values():
-                handle.close()
-    if not skipped:
-        errors_path.unlink()
-    return {"scored": scored, "skipped": skipped, "output": str(output),
-            "errors_file": str(errors_path) if skipped else None,
-            "codiesp_files": [str(p) for p in tsv.values()] if fmt == "codiesp" else [],
-            "seconds": round(time.perf_counter() - start, 3)}
+    finally:
+        if pool:
+            pool.close()
+            pool.join()
+    files = write_codiesp_tsv(output) if fmt == "codiesp" else []
+    has_errors = errors_path.exists() and errors_path.stat().st_size > 0
+    if not has_errors:
+        errors_path.unlink(missing_ok=True)
+    return {"scored": scored, "skipped": skipped, "resumed": len(done), "output": str(output),
+            "errors_file": str(errors_path) if has_errors else None,
+            "codiesp_files": files, "seconds": round(time.perf_counter() - start, 3)}
+
+
+def _pooled(pool, tasks, top_k: int) -> Iterator[tuple[list, list[dict]]]:
+    """Run batches in worker processes, a few ahead of the writer, results in input order."""
+    pending: list = []
+    for batch, notes in tasks:
+        pending.append((batch, pool.apply_async(_predict_batch, ((notes, top_k),))))
+        if len(pending) > 2 * pool._processes:
+            batch0, result = pending.pop(0)
+            yield batch0, result.get()
+    for batch0, result in pending:
+        yield batch0, result.get()
+
+
+def write_codiesp_tsv(output: Path) -> list[str]:
+    """CodiEsp TSVs (``<stem>D.tsv``, ``<stem>P.tsv``: ``id<TAB>code`` in rank order) from a JSONL output."""
+    paths = {s: output.with_name(f"{output.stem}{'D' if s == SYSTEMS[0] else 'P'}.tsv") for s in SYSTEMS}
+    handles = {s: p.open("w", encoding="utf-8") for s, p in paths.items()}
+    try:
+        with output.open(encoding="utf-8") as rows:
+            for line in rows:
+                row = json.loads(line)
+                for sug in row["suggestions"]:
+                    handles[sug["system"]].write(f"{row['id']}\t{sug['code']}\n")
+    finally:
+        for handle in handles.values():
+            handle.close()
+    return [str(p) for p in paths.values()]
 
 
 def read_config(path: str | Path | None, overrides: Iterable[str] = ()) -> TrainConfig:

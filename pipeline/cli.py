@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -94,23 +95,40 @@ def suggest(
 
 @app.command()
 def predict(
-    input_path: Path = typer.Argument(..., help="Folder of .txt notes, .jsonl, .csv, or a CodiEsp folder."),
+    input_path: str = typer.Argument(..., help="Folder of .txt notes, .jsonl, .csv, a CodiEsp folder, or - (JSONL on stdin)."),
     output: Path = typer.Option(..., "--output", "-o", help="Output JSONL (one line per note)."),
     model: Optional[Path] = ModelOpt,
     top_k: int = typer.Option(30, "--top-k", "-k", min=1, help="Suggestions per note and code system."),
     fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl, or codiesp to also write CodiEsp TSVs."),
     split: Optional[str] = typer.Option(None, "--split", "-s", help="CodiEsp split, for a CodiEsp root."),
     max_chars: int = typer.Option(api.DEFAULT_MAX_CHARS, "--max-chars", help="Skip notes longer than this."),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Processes scoring in parallel."),
+    resume: bool = typer.Option(False, "--resume", "-r", help="Continue an interrupted run into the same OUT."),
 ) -> None:
-    """Suggest codes for every note of a file or folder."""
+    """Suggest codes for every note of a file or folder (streaming; bad notes are reported, not fatal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     if fmt not in ("jsonl", "codiesp"):
         _fail(f"unknown --format {fmt!r} (use jsonl or codiesp)", 2)
-    coder = _load(model)
-    try:
-        result = api.predict_file(input_path, output, coder, top_k=top_k, fmt=fmt, split=split, max_chars=max_chars)
-    except CorpusError as exc:
-        _fail(str(exc))
-    err_console.print(f"scored {result['scored']} notes -> {result['output']} ({result['seconds']} s)")
+    coder = _load(model) if workers == 1 else None
+    started = time.perf_counter()
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]} notes/s"), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
+        task = bar.add_task("scoring", total=None, rate="-")
+
+        def advance(done: int) -> None:
+            bar.update(task, completed=done, rate=f"{done / max(time.perf_counter() - started, 1e-9):.1f}")
+
+        try:
+            result = api.predict_file(input_path, output, coder, model, top_k=top_k, fmt=fmt, split=split,
+                                      max_chars=max_chars, workers=workers, resume=resume, progress=advance)
+        except (CorpusError, ModelError) as exc:
+            _fail(str(exc))
+    rate = result["scored"] / max(result["seconds"], 1e-9)
+    resumed = f", {result['resumed']} kept from the earlier run" if result["resumed"] else ""
+    err_console.print(f"scored {result['scored']} notes -> {result['output']} ({result['seconds']} s, "
+                      f"{rate:.1f} notes/s{resumed})")
     if result["skipped"]:
         err_console.print(f"[yellow]skipped {result['skipped']} notes[/yellow]; reasons in {result['errors_file']}")
         raise typer.Exit(EXIT_SKIPPED)
