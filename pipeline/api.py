@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator
 
 from pipeline.about import DEFAULT_MODEL_NAME, MODEL_ENV, RELEASE, SYSTEMS
 from pipeline.corpus import DEFAULT_MAX_CHARS, Note, NoteError, check_text, load_notes, read_jsonl, read_notes
-from pipeline.evaluate import ranking_metrics
+from pipeline.audit import Predictions, audit, paired_comparison, read_gold, read_predictions
 from pipeline.model import Medcoder, ModelError, TrainConfig, note_fingerprint
 
 logger = logging.getLogger(__name__)
@@ -239,8 +239,8 @@ def train(corpus: str | Path, output: str | Path, split: str | None = "train", c
     extra = {"training": {**model.meta["training"], "corpus": f"{Path(corpus).name}:{split}"}}
     result = {"notes": len(notes), "skipped": len(errors)}
     if eval_split:
-        metrics = evaluate(model, corpus, eval_split)
-        extra["metrics"] = {"split": f"{Path(corpus).name}:{eval_split}", **metrics}
+        metrics = headline(evaluate(model, corpus, eval_split))
+        extra["metrics"] = metrics
         result["metrics"] = metrics
     path = model.save(output, extra)
     return {"model": str(path), **result, "seconds": round(time.perf_counter() - start, 1)}
@@ -250,23 +250,26 @@ class TrainingOverlapError(ValueError):
     """The evaluation notes include notes the model was trained on."""
 
 
-def evaluate(model: Medcoder, corpus: str | Path, split: str | None = "dev", allow_overlap: bool = False) -> dict:
-    """Score a model on a coded corpus: ranking metrics per code system.
+def model_predictions(model: Medcoder, notes: list[Note], depth: int = EVAL_DEPTH) -> Predictions:
+    """A model's ranked suggestions for notes, in the form the audit reads."""
+    preds = Predictions(has_scores=True)
+    for note, by_system in zip(notes, model.rank([n.text for n in notes], depth=depth)):
+        for system in SYSTEMS:
+            suggestions = by_system.get(system, [])
+            preds.ranked[system][note.id] = [x["code"] for x in suggestions]
+            preds.scores[system][note.id] = [x["score"] for x in suggestions]
+            for x in suggestions:
+                if x["evidence"]:
+                    preds.evidence.setdefault((note.id, x["code"]), x["evidence"][0]["text"])
+    return preds
 
-    Args:
-        model: the model.
-        corpus: coded notes.
-        split: CodiEsp split.
-        allow_overlap: score even if some notes were in the model's training data (the result then
-            says how many; such figures must not be reported as accuracy).
 
-    Returns:
-        ``{system: {"MAP", "P@5", "P@10", "R@10", "R@30", ..., "notes"}, "notes", "skipped",
-        "corpus", "training_overlap"}``.
+def _gold_of(notes: list[Note]) -> dict[str, dict[str, list[str]]]:
+    return {s: {n.id: n.gold(s) for n in notes} for s in SYSTEMS}
 
-    Raises:
-        TrainingOverlapError: when notes overlap the training data and ``allow_overlap`` is false.
-    """
+
+def load_eval_notes(model: Medcoder, corpus: str | Path, split: str | None, allow_overlap: bool) -> tuple[list, int, int]:
+    """Notes to evaluate a model on, refusing (unless allowed) notes it was trained on."""
     notes, errors = load_notes(corpus, split)
     seen = set(model.meta.get("training", {}).get("note_fingerprints", []))
     overlap = sum(note_fingerprint(n.text) in seen for n in notes)
@@ -275,10 +278,74 @@ def evaluate(model: Medcoder, corpus: str | Path, split: str | None = "dev", all
             f"{overlap} of the {len(notes)} notes of {Path(corpus).name}:{split} were in this model's training "
             "data; metrics on them say nothing about accuracy. Evaluate a model trained without them "
             "(e.g. `make train`), or pass --allow-train-overlap to score anyway.")
-    ranked = model.rank([n.text for n in notes], depth=EVAL_DEPTH)
-    result: dict = {"corpus": f"{Path(corpus).name}:{split}", "notes": len(notes), "skipped": len(errors),
-                    "training_overlap": overlap}
-    for system in SYSTEMS:
-        predictions = {n.id: [s["code"] for s in r[system]] for n, r in zip(notes, ranked)}
-        result[system] = ranking_metrics(predictions, {n.id: n.gold(system) for n in notes})
-    return result
+    return notes, len(errors), overlap
+
+
+def evaluate(model: Medcoder, corpus: str | Path, split: str | None = "dev", allow_overlap: bool = False,
+             threshold: float = 0.5) -> dict:
+    """Audit a model on a coded corpus (see :mod:`pipeline.audit` for every figure).
+
+    Args:
+        model: the model.
+        corpus: coded notes.
+        split: CodiEsp split.
+        allow_overlap: score even if some notes were in the model's training data (the result then
+            says how many; such figures must not be reported as accuracy).
+        threshold: score at which a suggestion counts as assigned, for F1.
+
+    Returns:
+        ``{system: {"MAP", "P@k", "R@k", "ci95", "at_threshold", "per_code", ...}, "corpus", "notes",
+        "skipped", "training_overlap"}``.
+
+    Raises:
+        TrainingOverlapError: when notes overlap the training data and ``allow_overlap`` is false.
+    """
+    notes, skipped, overlap = load_eval_notes(model, corpus, split, allow_overlap)
+    result = audit(model_predictions(model, notes), _gold_of(notes), threshold=threshold)
+    return {"corpus": f"{Path(corpus).name}:{split}", "notes": len(notes), "skipped": skipped,
+            "training_overlap": overlap, **result}
+
+
+def evaluate_predictions(predictions: str | Path, gold: str | Path, split: str | None = None,
+                         threshold: float = 0.5) -> dict:
+    """Audit a predictions file (medcode JSONL or CodiEsp TSV) against gold codes."""
+    result = audit(read_predictions(predictions), read_gold(gold, split), threshold=threshold)
+    return {"predictions": str(predictions), "gold": str(gold), **result}
+
+
+def headline(result: dict) -> dict:
+    """The figures a model card keeps from an audit: ranking metrics and their intervals."""
+    keep = ("notes", "MAP", "P@1", "P@5", "P@10", "P@30", "R@1", "R@5", "R@10", "R@30", "ci95")
+    return {k: v for k, v in result.items() if k not in SYSTEMS} | {
+        s: {k: result[s][k] for k in keep if k in result[s]} for s in SYSTEMS if s in result}
+
+
+def compare(a: str | Path, b: str | Path, corpus: str | Path, split: str | None = "dev",
+            allow_overlap: bool = False) -> dict:
+    """Compare two models or prediction files on the same coded notes (paired bootstrap on per-note AP)."""
+    notes, _ = load_notes(corpus, split)
+
+    def predictions(source) -> Predictions:
+        path = Path(source)
+        if (path / "meta.json").exists():
+            model = Medcoder.load(path)
+            load_eval_notes(model, corpus, split, allow_overlap)
+            return model_predictions(model, notes)
+        return read_predictions(path)
+
+    result = paired_comparison(predictions(a), predictions(b), _gold_of(notes))
+    return {"A": str(a), "B": str(b), "corpus": f"{Path(corpus).name}:{split}", **result}
+
+
+def list_models(folder: str | Path = "models") -> list[dict]:
+    """The model folders under ``folder`` with their key figures (from their ``meta.json``)."""
+    rows = []
+    for meta_path in sorted(Path(folder).glob(f"*/meta.json")):
+        meta = json.loads(meta_path.read_text("utf-8"))
+        metrics = meta.get("metrics", {})
+        rows.append({"model": str(meta_path.parent), "created": meta.get("created"),
+                     "trained_on": meta.get("training", {}).get("corpus"),
+                     "notes": meta.get("training", {}).get("notes"),
+                     "evaluated_on": metrics.get("corpus"),
+                     **{f"MAP {s}": metrics.get(s, {}).get("MAP") for s in SYSTEMS}})
+    return rows

@@ -152,32 +152,124 @@ def train(
     console.print_json(json.dumps(result))
 
 
-@app.command()
-def evaluate(
-    model: Optional[Path] = ModelOpt,
-    corpus: Path = typer.Option(..., "--corpus", "-c", help="Coded notes."),
-    split: Optional[str] = typer.Option("dev", "--split", "-s", help="CodiEsp split."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the metrics JSON here."),
-    allow_overlap: bool = typer.Option(False, "--allow-train-overlap", help="Score notes the model was trained on."),
-) -> None:
-    """Evaluate a model on coded notes: MAP, P@k, R@k per code system."""
-    coder = _load(model)
-    try:
-        metrics = api.evaluate(coder, corpus, split, allow_overlap)
-    except (CorpusError, ValueError) as exc:
-        _fail(str(exc))
-    if metrics["training_overlap"]:
-        err_console.print(f"[yellow]warning: {metrics['training_overlap']} notes were in the training data[/yellow]")
-    table = Table(title=f"medcode evaluation on {corpus.name}:{split} ({metrics['notes']} notes)")
-    keys = ["MAP", "P@5", "P@10", "R@10", "R@30", "notes"]
+def _print_audit(result: dict, title: str) -> None:
+    table = Table(title=title)
+    keys = ["MAP", "MAP 95% CI", "P@1", "P@5", "P@10", "R@10", "R@30", "F1", "notes"]
     table.add_column("system")
     for key in keys:
         table.add_column(key, justify="right")
     for system in SYSTEMS:
-        m = metrics[system]
-        table.add_row(system, *[f"{m[k]:.4f}" if k != "notes" else str(m[k]) for k in keys])
+        m = result.get(system)
+        if not m:
+            continue
+        ci = m["ci95"]["MAP"]
+        values = [f"{m['MAP']:.4f}", f"{ci[0]:.3f}-{ci[1]:.3f}"] + [f"{m[k]:.4f}" for k in keys[2:7]]
+        table.add_row(system, *values, f"{m['at_threshold']['f1']:.3f}", str(m["notes"]))
     console.print(table)
-    _write_json(metrics, output)
+
+
+@app.command()
+def evaluate(
+    model: Optional[Path] = ModelOpt,
+    corpus: Optional[Path] = typer.Option(None, "--corpus", "-c", help="Coded notes to run the model on."),
+    split: Optional[str] = typer.Option(None, "--split", "-s", help="CodiEsp split (default dev with --corpus)."),
+    predictions: Optional[Path] = typer.Option(None, "--predictions", "-p", help="Predictions: medcode JSONL or CodiEsp TSV."),
+    gold: Optional[Path] = typer.Option(None, "--gold", "-g", help="Gold codes: CodiEsp TSV, JSONL/CSV or CodiEsp folder."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the full metrics JSON here."),
+    report: Optional[Path] = typer.Option(None, "--report", "-r", help="Write a self-contained HTML report here."),
+    per_code: Optional[Path] = typer.Option(None, "--csv", help="Write the per-code table as CSV here."),
+    threshold: float = typer.Option(0.5, "--threshold", "-t", help="Score at which a suggestion counts as assigned."),
+    allow_overlap: bool = typer.Option(False, "--allow-train-overlap", help="Score notes the model was trained on."),
+) -> None:
+    """Audit accuracy: a model on coded notes, or any predictions file against gold codes.
+
+    MAP, P@k and R@k (k = 1, 5, 10, 30) with bootstrap 95% intervals, F1 at the threshold and at the
+    best cut, per-chapter and per-code tables, calibration.
+    """
+    try:
+        if predictions:
+            if not gold:
+                _fail("--predictions needs --gold", 2)
+            result = api.evaluate_predictions(predictions, gold, split, threshold)
+            title = f"{predictions.name} against {gold.name}"
+        else:
+            if not corpus:
+                _fail("give --corpus (to run a model) or --predictions with --gold", 2)
+            coder = _load(model)
+            result = api.evaluate(coder, corpus, split or "dev", allow_overlap, threshold)
+            title = f"medcode evaluation on {result['corpus']} ({result['notes']} notes)"
+            if result["training_overlap"]:
+                err_console.print(f"[yellow]warning: {result['training_overlap']} notes were in the training data[/yellow]")
+    except (CorpusError, ValueError, OSError) as exc:
+        _fail(str(exc))
+    _print_audit(result, title)
+    _write_json(result, output)
+    if report:
+        from pipeline.report import write_report
+
+        write_report(result, report, title)
+        err_console.print(f"wrote {report}")
+    if per_code:
+        from pipeline.audit import write_per_code_csv
+
+        write_per_code_csv(result, per_code)
+        err_console.print(f"wrote {per_code}")
+
+
+@app.command()
+def compare(
+    a: Path = typer.Argument(..., help="Model folder or predictions file A."),
+    b: Path = typer.Argument(..., help="Model folder or predictions file B."),
+    corpus: Path = typer.Option(..., "--corpus", "-c", help="Coded notes both are scored on."),
+    split: Optional[str] = typer.Option("dev", "--split", "-s", help="CodiEsp split."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the comparison JSON here."),
+    allow_overlap: bool = typer.Option(False, "--allow-train-overlap", help="Score notes a model was trained on."),
+) -> None:
+    """Compare two models or prediction files: MAP side by side, difference, 95% interval, p-value."""
+    try:
+        result = api.compare(a, b, corpus, split, allow_overlap)
+    except (CorpusError, ValueError, ModelError, OSError) as exc:
+        _fail(str(exc))
+    table = Table(title=f"A = {a}  vs  B = {b}  on {result['corpus']}")
+    for column in ("system", "MAP A", "MAP B", "A - B", "95% CI", "p-value", "verdict"):
+        table.add_column(column, justify="right")
+    verdicts = []
+    for system in SYSTEMS:
+        r = result.get(system)
+        if not r:
+            continue
+        better = "A" if r["difference"] > 0 else "B"
+        verdict = (f"{better} better by {abs(r['difference']):.3f} MAP" if r["p_value"] < 0.05
+                   else f"no significant difference ({r['difference']:+.3f} MAP)")
+        table.add_row(system, f"{r['MAP_A']:.4f}", f"{r['MAP_B']:.4f}", f"{r['difference']:+.4f}",
+                      f"{r['ci95'][0]:+.3f} to {r['ci95'][1]:+.3f}", f"{r['p_value']:.4f}", verdict)
+        verdicts.append(f"{system}: {verdict} (95% CI {r['ci95'][0]:+.3f} to {r['ci95'][1]:+.3f}, "
+                        f"paired bootstrap p = {r['p_value']:.4f}, {r['notes']} notes)")
+    console.print(table)
+    for line in verdicts:
+        console.print(line, soft_wrap=True)
+    _write_json(result, output)
+
+
+models_app = typer.Typer(no_args_is_help=True, help="Model folders.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list(folder: Path = typer.Argument(Path("models"), help="Folder holding model folders."),
+                as_json: bool = typer.Option(False, "--json", "-j", help="Print JSON.")) -> None:
+    """The models in a folder with their training data and held-out MAP."""
+    rows = api.list_models(folder)
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table(title=f"models in {folder}")
+    columns = list(rows[0]) if rows else ["model"]
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()])
+    console.print(table)
 
 
 codes_app = typer.Typer(no_args_is_help=True, help="Validate, look up and search codes of the FY2026 code sets.")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-CUTOFFS = (5, 10, 30)
+CUTOFFS = (1, 5, 10, 30)
 
 
 def average_precision(ranked: Sequence[str], gold: set[str]) -> float:

@@ -77,3 +77,43 @@ def test_evaluate_refuses_training_notes(tiny_model_dir, tmp_path):
     assert result.exit_code == 1 and "were in this model's training data" in result.stderr
     result = runner.invoke(app, ["evaluate", "-m", str(tiny_model_dir), "-c", str(corpus), "--allow-train-overlap"])
     assert result.exit_code == 0 and "5 notes were in the training data" in result.stderr
+
+
+def test_audit_of_a_tsv_matches_the_jsonl_and_writes_a_report(tiny_model_dir, tmp_path):
+    from tests.conftest import synthetic_notes
+
+    notes = synthetic_notes(15, seed=21)
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": n.id, "text": n.text, "codes": n.codes}) + "\n" for n in notes))
+    out = tmp_path / "pred.jsonl"
+    assert runner.invoke(app, ["predict", str(src), "-o", str(out), "-m", str(tiny_model_dir), "-f", "codiesp"]).exit_code == 0
+    maps = {}
+    for name in ("pred.jsonl", "predD.tsv"):
+        metrics = tmp_path / f"{name}.json"
+        report = tmp_path / f"{name}.html"
+        result = runner.invoke(app, ["evaluate", "-p", str(tmp_path / name), "-g", str(src), "-o", str(metrics),
+                                     "--report", str(report), "--csv", str(tmp_path / "codes.csv")])
+        assert result.exit_code == 0, result.output
+        maps[name] = json.loads(metrics.read_text())["ICD-10-CM"]["MAP"]
+        page = report.read_text()
+        assert "<svg" in page and "Metric definitions" in page and "src=" not in page
+    assert maps["pred.jsonl"] == maps["predD.tsv"] > 0.5
+    own = runner.invoke(app, ["evaluate", "-m", str(tiny_model_dir), "-c", str(src), "-o", str(tmp_path / "own.json")])
+    assert json.loads((tmp_path / "own.json").read_text())["ICD-10-CM"]["MAP"] == maps["pred.jsonl"], own.output
+
+
+def test_compare_two_prediction_files(tmp_path):
+    gold = tmp_path / "gold.tsv"
+    gold.write_text("".join(f"n{i}\tR52\nn{i}\tI10\n" for i in range(30)))
+    good = tmp_path / "good.tsv"
+    good.write_text("".join(f"n{i}\tR52\nn{i}\tI10\n" for i in range(30)))
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("".join(f"n{i}\tJ18.9\nn{i}\tR52\n" for i in range(30)))
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"n{i}", "text": "x", "codes": ["R52", "I10"]}) + "\n" for i in range(30)))
+    out = tmp_path / "cmp.json"
+    result = runner.invoke(app, ["compare", str(good), str(bad), "-c", str(corpus), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())["ICD-10-CM"]
+    assert data["MAP_A"] == 1.0 and data["MAP_B"] == 0.25 and data["p_value"] < 0.05
+    assert "A better by 0.750 MAP" in result.stdout
