@@ -223,21 +223,74 @@ def read_config(path: str | Path | None, overrides: Iterable[str] = ()) -> Train
     return TrainConfig.from_dict(values)
 
 
-def train(corpus: str | Path, output: str | Path, split: str | None = "train", config: TrainConfig | None = None,
-          eval_split: str | None = None, progress: Callable[[str], None] | None = None) -> dict:
-    """Train a model on a corpus and save it; optionally evaluate it on a held-out split.
+def apply_feedback(notes: list[Note], path: str | Path) -> dict:
+    """Fold coder decisions into training notes (in place; new notes are appended).
+
+    Each JSONL line: ``{"id", "accepted": [...], "rejected": [...], "added": [...], "text"?}``. A note's
+    codes become its gold plus accepted and added codes, less rejected ones; a line for an unknown id
+    with a ``text`` adds a new note coded with its accepted and added codes.
 
     Returns:
-        ``{"model", "notes", "skipped", "seconds", "metrics"?}``.
+        Counts of what was applied.
+    """
+    from pipeline.corpus import parse_codes
+
+    by_id = {n.id: n for n in notes}
+    counts = {"notes_updated": 0, "notes_added": 0, "codes_added": 0, "codes_removed": 0, "lines_ignored": 0}
+    for number, line in enumerate(Path(path).read_text("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            keep = parse_codes(list(row.get("accepted", [])) + list(row.get("added", [])))
+            drop = parse_codes(list(row.get("rejected", [])))
+        except (ValueError, TypeError) as exc:
+            logger.warning("feedback line %d ignored: %s", number, exc)
+            counts["lines_ignored"] += 1
+            continue
+        note = by_id.get(str(row.get("id")))
+        if note is None:
+            if not row.get("text"):
+                counts["lines_ignored"] += 1
+                continue
+            note = Note(str(row["id"]), row["text"], {})
+            notes.append(note)
+            by_id[note.id] = note
+            counts["notes_added"] += 1
+        else:
+            counts["notes_updated"] += 1
+        for system in SYSTEMS:
+            codes = list(note.codes.get(system, []))
+            for code in keep.get(system, []):
+                if code not in codes:
+                    codes.append(code)
+                    counts["codes_added"] += 1
+            for code in drop.get(system, []):
+                if code in codes:
+                    codes.remove(code)
+                    counts["codes_removed"] += 1
+            note.codes[system] = codes
+    return counts
+
+
+def train(corpus: str | Path, output: str | Path, split: str | None = "train", config: TrainConfig | None = None,
+          eval_split: str | None = None, progress: Callable[[str], None] | None = None,
+          feedback: str | Path | None = None) -> dict:
+    """Train a model on a corpus (plus coder feedback) and save it; optionally evaluate on a held-out split.
+
+    Returns:
+        ``{"model", "notes", "skipped", "seconds", "feedback"?, "metrics"?}``.
     """
     start = time.perf_counter()
     notes, errors = load_notes(corpus, split)
     for bad in errors:
         logger.warning("training: skipped note %s: %s", bad.id, bad.reason)
-    notes = [n for n in notes if n.codes]
+    applied = apply_feedback(notes, feedback) if feedback else None
+    notes = [n for n in notes if any(n.codes.values())]
     model = Medcoder.train(notes, config, progress=progress)
-    extra = {"training": {**model.meta["training"], "corpus": f"{Path(corpus).name}:{split}"}}
-    result = {"notes": len(notes), "skipped": len(errors)}
+    extra = {"training": {**model.meta["training"], "corpus": f"{Path(corpus).name}:{split}",
+                          **({"feedback": {"file": Path(feedback).name, **applied}} if applied else {})}}
+    result = {"notes": len(notes), "skipped": len(errors), **({"feedback": applied} if applied else {})}
     if eval_split:
         metrics = headline(evaluate(model, corpus, eval_split))
         extra["metrics"] = metrics

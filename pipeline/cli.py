@@ -142,11 +142,13 @@ def train(
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file of hyper-parameters."),
     overrides: Optional[list[str]] = typer.Option(None, "--set", help="Override one setting: key=value."),
     eval_split: Optional[str] = typer.Option(None, "--eval-split", "-e", help="Held-out split to evaluate on."),
+    feedback: Optional[Path] = typer.Option(None, "--feedback", help="Coder decisions (JSONL) to fold in."),
 ) -> None:
-    """Train a model and save it to a folder."""
+    """Train a model and save it to a folder (with its model card)."""
     try:
         cfg = api.read_config(config, overrides or [])
-        result = api.train(corpus, output, split, cfg, eval_split, progress=lambda m: err_console.print(f"[dim]{m}[/dim]"))
+        result = api.train(corpus, output, split, cfg, eval_split,
+                           progress=lambda m: err_console.print(f"[dim]{m}[/dim]"), feedback=feedback)
     except (CorpusError, ValueError) as exc:
         _fail(str(exc))
     console.print_json(json.dumps(result))

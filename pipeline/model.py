@@ -44,7 +44,7 @@ from pipeline.kb import MAX_ALIAS_WORDS, KnowledgeBase
 from pipeline.nlp import build_nlp, load_nlp
 from pipeline.ranker import CalibratedRanker, expected_calibration_error
 from pipeline.textnorm import content_words
-from pipeline.validate import specificity_query
+from pipeline.validate import billable_descendants, seventh_completions, specificity_query
 
 logger = logging.getLogger(__name__)
 
@@ -315,6 +315,7 @@ class Medcoder:
                 if query:
                     queries[code] = query
         meta = {
+            "release_mapping": release_mapping(note_model.labels[CM], kb),
             "training": {"notes": len(notes), "data_sha256": corpus_hash(notes),
                          "note_fingerprints": sorted(note_fingerprint(t) for t in texts),
                          "learned_aliases": sum(len(v) for v in learned.values()), **{"report": training_report}},
@@ -373,6 +374,7 @@ class Medcoder:
         elif not billable:
             warning = "header or partial code: not billable as it stands"
         query = self.queries.get(cand.code) if system == CM else None
+        current = self.meta.get("release_mapping", {}).get("mapped", {}).get(cand.code)
         return {
             "code": cand.code,
             "system": system,
@@ -380,6 +382,7 @@ class Medcoder:
             "description": title or "(not in this release)",
             "billable": billable,
             **({"warning": warning} if warning else {}),
+            **({"current_code": current} if current else {}),
             **({"query": query} if query else {}),
             "evidence": [{"start": m.start, "end": m.end, "text": m.text, **({"status": sorted(m.status)} if m.status else {})}
                          for m in cand.evidence],
@@ -475,6 +478,33 @@ class Medcoder:
         return cls(nlp, state["note_model"], state["rankers"], codes, config, meta, path / QUERIES_FILE)
 
 
+def release_mapping(labels: Iterable[str], kb: KnowledgeBase) -> dict:
+    """Map training codes the release cannot report to a current billable code, where unambiguous.
+
+    A header with one billable code under it, or with exactly one "unspecified" child, maps to it; a code
+    that lacks its 7th character or is not in the release is left as it is, counted and listed.
+    """
+    mapped, unmapped = {}, {}
+    for code in labels:
+        entry = kb.get(code)
+        if entry and entry.billable:
+            continue
+        if entry is None:
+            unmapped[code] = "needs a 7th character" if seventh_completions(code, kb) else "not in the release"
+            continue
+        children = billable_descendants(code, kb)
+        defaults = [c for c in kb.default_children(code, limit=10)
+                    if kb.get(c).parent == code and "unspecified" in kb.title(c).lower()]
+        if len(children) == 1:
+            mapped[code] = children[0]
+        elif len(defaults) == 1:
+            mapped[code] = defaults[0]
+        else:
+            unmapped[code] = f"header with {len(children)} billable codes"
+    return {"release": RELEASE[CM], "mapped": mapped, "unmapped": unmapped,
+            "counts": {"mapped": len(mapped), "unmapped": len(unmapped)}}
+
+
 def note_fingerprint(text: str) -> str:
     """Short hash of a note's text: lets evaluation spot notes the model was trained on (no PHI kept)."""
     return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()[:16]
@@ -523,6 +553,11 @@ def model_card(meta: dict) -> str:
     for title, key in (("Metrics", "metrics"),):
         if meta.get(key):
             lines += ["", f"## {title}", "", "```json", json.dumps(meta[key], indent=1), "```"]
+    mapping = meta.get("release_mapping", {}).get("counts")
+    if mapping:
+        lines += ["", "## Codes the release cannot report as trained", "",
+                  f"- {mapping['mapped']} training codes mapped to a current billable code (suggestions carry "
+                  f"`current_code`); {mapping['unmapped']} left as they are (listed in meta.json)"]
     report = training.get("report", {})
     if report:
         lines += ["", "## Training report (out-of-fold candidates of the training notes)", ""]

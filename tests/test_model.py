@@ -93,3 +93,21 @@ def test_mark_dominated_flags_mentions_inside_longer_ones():
     mentions = [m(0, 20), m(5, 10), m(0, 5), m(15, 25), m(5, 10, PCS), m(30, 35)]
     mark_dominated(mentions)
     assert [x.dominated for x in mentions] == [False, True, True, False, False, False]
+
+
+def test_feedback_updates_and_adds_notes(tmp_path):
+    from pipeline.api import apply_feedback
+
+    notes = synthetic_notes(3, seed=1)
+    first = notes[0]
+    dropped = first.gold(CM)[0]
+    feedback = tmp_path / "fb.jsonl"
+    feedback.write_text("\n".join([
+        json.dumps({"id": first.id, "rejected": [dropped], "added": ["R52"]}),
+        json.dumps({"id": "new", "text": "Severe pain.", "accepted": ["R52"]}),
+        json.dumps({"id": "ghost", "accepted": ["R52"]}),
+    ]))
+    counts = apply_feedback(notes, feedback)
+    assert counts == {"notes_updated": 1, "notes_added": 1, "codes_added": 2, "codes_removed": 1, "lines_ignored": 1}
+    assert dropped not in first.gold(CM) and "R52" in first.gold(CM)
+    assert notes[-1].id == "new" and notes[-1].gold(CM) == ["R52"]
