@@ -17,7 +17,7 @@ RELEASE = {CM: CM_RELEASE, PCS: PCS_RELEASE}
 
 #: Version of what a model folder stores. Bump it whenever a pickled class gains or loses state:
 #: a model of another format is refused on load with a message, instead of failing mid-prediction.
-MODEL_FORMAT = 3
+MODEL_FORMAT = 4
 
 #: Fixed artifact names inside a model folder (scispaCy style: one name, one meaning).
 META_FILE = "meta.json"

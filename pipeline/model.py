@@ -16,10 +16,8 @@ refuses a mismatch.
 from __future__ import annotations
 
 import bisect
-import csv
 import gzip
 import hashlib
-import io
 import json
 import logging
 import platform
@@ -31,6 +29,7 @@ from typing import Callable, Iterable
 
 import joblib
 import numpy as np
+from spacy.attrs import IDX, LENGTH
 import scipy.sparse as sp
 from sklearn.model_selection import KFold
 
@@ -176,14 +175,18 @@ def doc_mentions(doc) -> list[Mention]:
     status_at = doc.user_data.get(STATUS_KEY, {})
     sent_starts = [s.start for s in doc.sents]
     mentions = []
+    # Character offsets from arrays: building Span objects for every mention is slow.
+    offsets = doc.to_array([IDX, LENGTH]).tolist() if hits_at else []
+    text = doc.text  # built anew on every access: read it once
     for (start, end), (key, hits) in hits_at.items():
-        span = doc[start:end]
+        start_char = offsets[start][0]
+        end_char = offsets[end - 1][0] + offsets[end - 1][1]
         flags = frozenset(status_at.get((start, end), ()))
         sentence = bisect.bisect_right(sent_starts, start) - 1
         for system in SYSTEMS:
-            mine = tuple(CodeHit(*h) for h in hits if h[1] == system)
+            mine = tuple(h if isinstance(h, CodeHit) else CodeHit(*h) for h in hits if h[1] == system)
             if mine:
-                mentions.append(Mention(span.start_char, span.end_char, span.text, end - start,
+                mentions.append(Mention(start_char, end_char, text[start_char:end_char], end - start,
                                         sentence, system, mine, flags, key))
     mark_dominated(mentions)
     return mentions
@@ -416,12 +419,10 @@ class Medcoder:
         self.nlp.to_disk(path / NLP_DIR)
         joblib.dump({"note_model": self.note_model, "rankers": self.rankers, "config": asdict(self.config)},
                     path / MODEL_FILE, compress=3)
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
-        for code in sorted(self.codes):
-            system, billable, title = self.codes[code]
-            writer.writerow([code, system, int(billable), title])
-        (path / CODES_FILE).write_bytes(gzip.compress(buffer.getvalue().encode("utf-8"), mtime=0))
+        # Plain tab-separated lines (titles hold no tabs or newlines), parsed with split on load.
+        table = "".join(f"{code}\t{system}\t{int(billable)}\t{title}\n"
+                        for code, (system, billable, title) in sorted(self.codes.items()))
+        (path / CODES_FILE).write_bytes(gzip.compress(table.encode("utf-8"), mtime=0))
         (path / QUERIES_FILE).write_bytes(gzip.compress(json.dumps(self.queries).encode("utf-8"), mtime=0))
         meta = {
             "name": path.name,
@@ -471,9 +472,9 @@ class Medcoder:
         state = joblib.load(path / MODEL_FILE)
         nlp = load_nlp(path / NLP_DIR)
         codes = {}
-        with gzip.open(path / CODES_FILE, "rt", encoding="utf-8", newline="") as handle:
-            for code, system, billable, title in csv.reader(handle, delimiter="\t"):
-                codes[code] = (system, billable == "1", title)
+        for line in gzip.decompress((path / CODES_FILE).read_bytes()).decode("utf-8").splitlines():
+            code, system, billable, title = line.split("\t", 3)
+            codes[code] = (system, billable == "1", title)
         config = TrainConfig(**state["config"])
         return cls(nlp, state["note_model"], state["rankers"], codes, config, meta, path / QUERIES_FILE)
 

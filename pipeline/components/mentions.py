@@ -73,6 +73,7 @@ class MentionMatcher:
         # than with one Python object per hit, and most keys are never hit.
         self._codes: list[tuple[str, str]] = []
         self._packed: dict[str, str] = {}
+        self._known: set[str] = set()
         self._parsed: dict[str, tuple[CodeHit, ...]] = {}
         self._norms: dict[str, str] = {}
 
@@ -94,6 +95,7 @@ class MentionMatcher:
             packed[key] = ";".join(parts)
         self._codes = list(index)
         self._packed = packed
+        self._known = {word for key in packed for word in key.split()}
         self._parsed = {}
 
     def __len__(self) -> int:
@@ -132,7 +134,7 @@ class MentionMatcher:
     def __call__(self, doc: Doc) -> Doc:
         spans, found = [], {}
         lookup, packed = self.lookup, self._packed
-        for start, end, key in content_windows(doc, self.max_words, self._norm):
+        for start, end, key in content_windows(doc, self.max_words, self._norm, self._known):
             if key in packed:
                 hits = lookup(key)
                 found[(start, end)] = (key, hits)
@@ -144,7 +146,8 @@ class MentionMatcher:
         return doc
 
     def to_bytes(self, *, exclude=()) -> bytes:
-        payload = {"max_words": self.max_words, "codes": self._codes, "lexicon": self._packed}
+        payload = {"max_words": self.max_words, "codes": self._codes, "words": sorted(self._known),
+                   "lexicon": self._packed}
         return gzip.compress(json.dumps(payload, separators=(",", ":")).encode("utf-8"), mtime=0)
 
     def from_bytes(self, data: bytes, *, exclude=()) -> "MentionMatcher":
@@ -152,6 +155,7 @@ class MentionMatcher:
         self.max_words = payload["max_words"]
         self._codes = [tuple(c) for c in payload["codes"]]
         self._packed = payload["lexicon"]
+        self._known = set(payload["words"])
         self._parsed = {}
         return self
 
@@ -170,10 +174,13 @@ def span_label(hits: tuple[CodeHit, ...]) -> str:
     return LABELS[systems.pop()] if len(systems) == 1 else MIXED_LABEL
 
 
-def content_windows(doc: Doc, max_words: int, norm=None) -> Iterator[tuple[int, int, str]]:
+def content_windows(doc: Doc, max_words: int, norm=None,
+                    known: set[str] | None = None) -> Iterator[tuple[int, int, str]]:
     """Every window of up to ``max_words`` content tokens within a sentence, as (start, end, key).
 
     Reads token attributes as one array (no Token objects): this loop is the matcher's hot path.
+    With ``known`` (the words of a lexicon), windows stop at a word no key contains: no key can
+    match them, and most words of a note are such words.
     """
     norm = norm or (lambda orth, vocab: norm_words(vocab.strings[orth]))
     vocab = doc.vocab
@@ -181,20 +188,24 @@ def content_windows(doc: Doc, max_words: int, norm=None) -> Iterator[tuple[int, 
     rows = doc.to_array([ORTH, IS_PUNCT, IS_SPACE, SENT_START]).tolist() if len(doc) else []
     for i, (orth, is_punct, is_space, sent_start) in enumerate(rows):
         if sent_start == 1 and sentence:
-            yield from _windows(sentence, max_words)
+            yield from _windows(sentence, max_words, known)
             sentence = []
         if not (is_punct or is_space):
             words = norm(orth, vocab)
             if words:
                 sentence.append((i, words))
-    yield from _windows(sentence, max_words)
+    yield from _windows(sentence, max_words, known)
 
 
-def _windows(sentence: list[tuple[int, tuple[str, ...]]], max_words: int) -> Iterator[tuple[int, int, str]]:
+def _windows(sentence: list[tuple[int, tuple[str, ...]]], max_words: int,
+             known: set[str] | None = None) -> Iterator[tuple[int, int, str]]:
     for a in range(len(sentence)):
         bag: list[str] = []
         for b in range(a, min(a + max_words, len(sentence))):
-            bag.extend(sentence[b][1])
+            words = sentence[b][1]
+            if known is not None and not known.issuperset(words):
+                break
+            bag.extend(words)
             yield sentence[a][0], sentence[b][0] + 1, alias_key(bag)
 
 
