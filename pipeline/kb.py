@@ -165,9 +165,10 @@ def cm_aliases(title: str, inclusion_terms: Iterable[str]) -> tuple[str, ...]:
         # "Pneumonia, unspecified organism" is what the index calls plain "Pneumonia".
         aliases.append(head)
     loose = " ".join(loose_words(content_words(base)))
+    sided = " ".join(loose_words(content_words(base), keep_laterality=True))
     # Parenthesised words are "nonessential modifiers": the term holds with or without them.
     bare = [_PAREN_RE.sub(" ", term) for term in (base, *inclusion_terms) if "(" in term]
-    for alias in (base, loose, *inclusion_terms, *bare):
+    for alias in (base, loose, sided, *inclusion_terms, *bare):
         if alias and alias not in aliases:
             aliases.append(alias)
     return tuple(aliases)

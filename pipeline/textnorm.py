@@ -91,6 +91,15 @@ def strip_encounter(title: str) -> str:
     return _ENCOUNTER_RE.sub("", title).strip()
 
 
-def loose_words(words: list[str]) -> list[str]:
-    """Drop the words that only make a title more specific than notes usually are."""
-    return [w for w in words if w not in UNSPECIFIC_WORDS]
+#: Laterality words: a note states them as often as not, so aliases come with and without them.
+LATERALITY_WORDS = frozenset({"right", "left", "bilateral", "side"})
+
+
+def loose_words(words: list[str], keep_laterality: bool = False) -> list[str]:
+    """Drop the words that only make a title more specific than notes usually are.
+
+    With ``keep_laterality``, "right" and "left" stay: "fracture of unspecified part of neck of right
+    femur" then matches a note's "fracture of the right femoral neck".
+    """
+    drop = UNSPECIFIC_WORDS - LATERALITY_WORDS if keep_laterality else UNSPECIFIC_WORDS
+    return [w for w in words if w not in drop]
