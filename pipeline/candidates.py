@@ -270,11 +270,19 @@ def candidate_features(
 
     linked: dict[str, list[tuple[Mention, object, int]]] = defaultdict(list)
     child_links: Counter = Counter()
+    # Per category: was it mentioned as the patient's, and was it mentioned only negated / for a relative?
+    category_affirmed: set[str] = set()
+    category_demoting: dict[str, set[str]] = defaultdict(set)
     for m in mentions:
         if m.system != system:
             continue
         for hit in m.hits:
             linked[hit.code].append((m, hit, len(m.hits)))
+            if hit.source != "learned":
+                cat = category(hit.code, system)
+                if not m.status:
+                    category_affirmed.add(cat)
+                category_demoting[cat] |= m.status & DEMOTING
             for parent in ancestors(hit.code, system):
                 if parent in index:
                     child_links[parent] += 1
@@ -323,7 +331,13 @@ def candidate_features(
             features = head + _NO_LINK + tail + [0, length_log, 0.0, 0.0] + relative
             source = "related-mention" if child_links.get(code) else (
                 "neighbours" if vote > ridge[code] else "classifier")
-            out.append(Candidate(code, features, [], source))
+            # A code the note-level signals propose for a condition the note names only as denied or
+            # a relative's ("mother had breast cancer" -> C50.91) is as wrong as the linked code.
+            demoted = None
+            if category_demoting.get(cat) and cat not in category_affirmed:
+                kinds = " or ".join(sorted(k.lower() for k in category_demoting[cat]))
+                demoted = f"the note mentions this condition only as {kinds}"
+            out.append(Candidate(code, features, [], source, demoted))
             continue
         ms = [m for m, _, _ in links]
         affirmed = [m for m in ms if not m.status]

@@ -44,3 +44,18 @@ def test_negated_pneumonia_is_not_at_the_top(model_dir):
     result = CliRunner().invoke(app, ["suggest", "-", "--json"], input="No evidence of pneumonia.")
     data = json.loads(result.stdout)
     assert data["suggestions"][0]["code"] != "J18.9"
+
+
+def test_context_and_encounter_query_on_the_coder_example(model_dir):
+    note = "Patient denies chest pain. Mother had breast cancer. Fracture of the right femoral neck."
+    result = CliRunner().invoke(app, ["suggest", "-", "--json", "-k", "15"], input=note)
+    data = json.loads(result.stdout)
+    suggested = [s for s in data["suggestions"] if s["system"] == "ICD-10-CM"]
+    codes = [s["code"] for s in suggested]
+    assert not [c for c in codes if c.startswith(("R07", "C50"))], codes
+    excluded = {s["code"]: s["demoted"] for s in data["excluded"]}
+    assert "negated" in excluded["R07.9"] and "family" in excluded["C50.9"]
+    fracture = [s for s in suggested if s["code"].startswith("S72.0")]
+    assert fracture, codes
+    assert fracture[0]["query"]["detail"] == "encounter"
+    assert "S72.001A" in [o["code"] for o in fracture[0]["query"]["options"]]
