@@ -253,6 +253,32 @@ def compare(
     _write_json(result, output)
 
 
+@app.command()
+def baseline(
+    corpus: Path = typer.Option(..., "--corpus", "-c", help="Coded notes (CodiEsp folder, .jsonl or .csv)."),
+    train_split: str = typer.Option("train", "--train-split", help="Split to train the baseline on."),
+    split: str = typer.Option("dev", "--split", "-s", help="Split to rank codes for."),
+    output: Path = typer.Option(..., "--output", "-o", help="Predictions as CodiEsp-style TSV (id, code)."),
+    top_k: int = typer.Option(100, "--top-k", "-k", min=1, help="Codes per note and system."),
+) -> None:
+    """Rank codes with the TF-IDF + logistic-regression baseline (a reference for `medcode compare`)."""
+    from pipeline.baseline import baseline_rankings
+    from pipeline.corpus import load_notes
+
+    try:
+        train_notes, _ = load_notes(corpus, train_split)
+        notes, _ = load_notes(corpus, split)
+    except CorpusError as exc:
+        _fail(str(exc))
+    ranked = baseline_rankings(train_notes, notes, depth=top_k)
+    with output.open("w", encoding="utf-8") as handle:
+        for note in notes:
+            for system in SYSTEMS:
+                for code in ranked[system][note.id]:
+                    handle.write(f"{note.id}\t{code}\n")
+    err_console.print(f"wrote {output} ({len(notes)} notes, trained on {train_split})")
+
+
 models_app = typer.Typer(no_args_is_help=True, help="Model folders.")
 app.add_typer(models_app, name="models")
 

@@ -117,3 +117,19 @@ def test_compare_two_prediction_files(tmp_path):
     data = json.loads(out.read_text())["ICD-10-CM"]
     assert data["MAP_A"] == 1.0 and data["MAP_B"] == 0.25 and data["p_value"] < 0.05
     assert "A better by 0.750 MAP" in result.stdout
+
+
+def test_baseline_predictions_can_be_audited(tmp_path):
+    from tests.conftest import synthetic_notes
+
+    corpus = tmp_path / "c.jsonl"
+    rows = [{"id": n.id, "text": n.text, "codes": n.codes} for n in synthetic_notes(40, seed=31)]
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    # no splits in a JSONL: train and rank on the same notes, which is enough to test the plumbing
+    out = tmp_path / "baseline.tsv"
+    result = runner.invoke(app, ["baseline", "-c", str(corpus), "--train-split", "all", "-s", "all", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text().count("\n") > 40
+    audit = runner.invoke(app, ["evaluate", "-p", str(out), "-g", str(corpus), "-o", str(tmp_path / "m.json")])
+    assert audit.exit_code == 0, audit.output
+    assert json.loads((tmp_path / "m.json").read_text())["ICD-10-CM"]["MAP"] > 0.3
