@@ -111,7 +111,7 @@ def run(corpus: str, default_model: str, train_only_model: str, split: str = "de
         gold = sum(len(n.gold(s)) for n in notes)
         found = sum(len(set(n.gold(s)) & {x["code"] for x in r[s]}) for n, r in zip(notes, ranked))
         report["candidate_recall@100"][s] = round(found / max(gold, 1), 4)
-    report["training_report"] = {s: {k: v for k, v in r.items() if k != "calibration_oof"}
+    report["training_report"] = {s: {k: v for k, v in r.items() if k != "calibration_fit"}
                                  for s, r in held_out.meta.get("training", {}).get("report", {}).items()}
     context = evaluate_context()
     report["context_rules"] = {"cases": context["cases"], "accuracy": context["accuracy"],
