@@ -28,8 +28,6 @@ logger = logging.getLogger(__name__)
 PCS_FILE = "icd10pcs-codes-2026.txt.gz"
 #: Aliases longer than this (in content words) never match a note window, so are not indexed.
 MAX_ALIAS_WORDS = 6
-_CM_CODE_RE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
-_PCS_CODE_RE = re.compile(r"^[0-9A-HJ-NP-Z]{3,7}$")
 _DEFAULT_TAIL_RE = re.compile(r"\bunspecified\b|\bnot elsewhere classified\b|\bNOS\b", re.IGNORECASE)
 _DEFAULT_CHILD_RE = re.compile(r"\bunspecified\b|\bwithout\b", re.IGNORECASE)
 _PAREN_RE = re.compile(r"\([^)]*\)")
@@ -260,8 +258,3 @@ def _pcs_entries() -> Iterable[CodeEntry]:
         yield CodeEntry(prefix, PCS, title, pcs_aliases(title), False, prefix[0], parent)
     for code, title in titles.items():
         yield CodeEntry(code, PCS, title, pcs_aliases(title), True, code[0], code[:4])
-
-
-def is_code_shaped(code: str, system: str) -> bool:
-    """Whether a normalised code has the shape of a code of ``system`` (not whether it exists)."""
-    return bool((_CM_CODE_RE if system == CM else _PCS_CODE_RE).match(code))

@@ -116,11 +116,6 @@ class MentionMatcher:
             hits = self._parsed[key] = tuple(hits)
         return hits
 
-    def items(self) -> Iterator[tuple[str, tuple[CodeHit, ...]]]:
-        """All (key, hits) pairs of the lexicon."""
-        for key in self._packed:
-            yield key, self.lookup(key)
-
     def _norm(self, orth: int, vocab) -> tuple[str, ...]:
         # Token texts repeat a lot across notes; caching their normal form by hash saves most of
         # the matcher's time.
