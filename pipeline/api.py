@@ -13,7 +13,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from pipeline.about import DEFAULT_MODEL_NAME, MODEL_ENV, RELEASE, SYSTEMS
+from pipeline.about import DEFAULT_MODEL_NAME, MODEL_ENV, SYSTEMS
 from pipeline.corpus import DEFAULT_MAX_CHARS, Note, NoteError, check_text, load_notes, read_jsonl, read_notes
 from pipeline.audit import Predictions, audit, paired_comparison, read_gold, read_predictions
 from pipeline.model import Medcoder, ModelError, TrainConfig, note_fingerprint
@@ -47,9 +47,7 @@ def suggest(text: str, model: Medcoder, top_k: int = 10, note_id: str = "note") 
     error = check_text(note_id, text)
     if error:
         raise ValueError(f"{error.id}: {error.reason}")
-    result = model.predict([Note(note_id, text)], top_k=top_k)[0]
-    result["release"] = RELEASE
-    return result
+    return model.predict([Note(note_id, text)], top_k=top_k)[0]
 
 
 def _batches(items: Iterable, size: int) -> Iterator[list]:

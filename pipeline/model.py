@@ -425,7 +425,8 @@ class Medcoder:
             merged.sort(key=lambda sug: -sug["score"])
             out.append({"id": note.id,
                          "suggestions": [sug for sug in merged if "demoted" not in sug],
-                         "excluded": [sug for sug in merged if "demoted" in sug]})
+                         "excluded": [sug for sug in merged if "demoted" in sug],
+                         "release": RELEASE})
         return out
 
     # ------------------------------------------------------------------- storage

@@ -49,3 +49,12 @@ def test_stdin_and_duplicate_ids(tiny_model_dir, tmp_path):
     assert ids(out) == [n.id for n in notes]
     errors = [json.loads(line) for line in (tmp_path / "out.errors.jsonl").read_text().splitlines()]
     assert errors == [{"id": notes[0].id, "error": "duplicate id: an earlier note has the same id"}]
+
+
+def test_every_output_line_names_the_code_set_releases(tiny_model, tmp_path):
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, synthetic_notes(3, seed=14))
+    out = tmp_path / "out.jsonl"
+    api.predict_file(src, out, tiny_model)
+    releases = [json.loads(line)["release"] for line in out.read_text().splitlines()]
+    assert len(releases) == 3 and all(r["ICD-10-PCS"] == "ICD-10-PCS FY2026" for r in releases)
