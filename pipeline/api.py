@@ -64,12 +64,11 @@ def _read_done(path: Path) -> set[str]:
     good = 0
     with path.open("rb") as handle:
         for line in handle:
+            if not line.endswith(b"\n"):
+                break
             try:
                 done.add(json.loads(line)["id"])
             except (ValueError, KeyError, TypeError):
-                break
-            if not line.endswith(b"\n"):
-                done.discard(json.loads(line)["id"])
                 break
             good += len(line)
     with path.open("r+b") as handle:

@@ -98,21 +98,27 @@ class KnowledgeBase:
         self.alias_to_codes = dict(self.alias_to_codes)
         self._children: dict[str, list[str]] | None = None
 
-    def default_children(self, code: str, limit: int = 3) -> list[str]:
-        """Billable descendants a coder takes when the note says no more than the header does.
-
-        Those whose title says "unspecified" or "without ..." (``E11`` -> ``E11.9``), nearest first.
-        """
+    def children(self, code: str) -> list[str]:
+        """The codes one level under ``code``, in code order (index built on first use)."""
         if self._children is None:
             self._children = defaultdict(list)
             for entry in self.code_to_entry.values():
                 if entry.parent:
                     self._children[entry.parent].append(entry.code)
+            for kids in self._children.values():
+                kids.sort()
+        return self._children.get(code, [])
+
+    def default_children(self, code: str, limit: int = 3) -> list[str]:
+        """Billable descendants a coder takes when the note says no more than the header does.
+
+        Those whose title says "unspecified" or "without ..." (``E11`` -> ``E11.9``), nearest first.
+        """
         found, level = [], [code]
         while level and len(found) < limit:
             # Codes ending in 9 are ICD's "unspecified" slot: try them first.
             level = [c for parent in level
-                     for c in sorted(self._children.get(parent, []), key=lambda c: (not c.endswith("9"), c))]
+                     for c in sorted(self.children(parent), key=lambda c: (not c.endswith("9"), c))]
             for child in level:
                 entry = self.code_to_entry[child]
                 if entry.billable and _DEFAULT_CHILD_RE.search(entry.title):

@@ -58,11 +58,9 @@ def seventh_completions(code: str, kb: KnowledgeBase) -> dict[str, str]:
     return out
 
 
-def billable_descendants(code: str, kb: KnowledgeBase, limit: int = 50) -> list[str]:
-    """Billable codes under a header, in code order."""
-    prefix = code if kb.get(code).system == PCS else code
-    found = [c for c, e in kb.code_to_entry.items() if e.billable and c.startswith(prefix) and c != code]
-    return sorted(found)[:limit]
+def billable_descendants(code: str, kb: KnowledgeBase) -> list[str]:
+    """All billable codes under a header, in code order."""
+    return sorted(c for c, e in kb.code_to_entry.items() if e.billable and c.startswith(code) and c != code)
 
 
 def _notes_of(code: str, getter) -> list[str]:
@@ -209,7 +207,7 @@ def show_code(raw: str, kb: KnowledgeBase | None = None) -> dict:
             "children": [{"code": c, "title": kb.title(c)} for c in cm.get_children(code)][:50],
         })
     else:
-        out["children"] = [{"code": c, "title": kb.title(c)} for c in billable_descendants(code, kb, 50)]
+        out["children"] = [{"code": c, "title": kb.title(c)} for c in billable_descendants(code, kb)[:50]]
     query = specificity_query(code, kb)
     if query:
         out["query"] = query
@@ -269,9 +267,9 @@ def specificity_query(code: str, kb: KnowledgeBase, max_options: int = 8) -> dic
         if len(code.replace(".", "")) == 7 and seven_chr_def(code):
             # Its siblings differ only by encounter, which the code already states.
             return None
-        siblings = [c for c in _children(kb, entry.parent) if c != code and kb.code_to_entry[c].billable]
+        siblings = [c for c in kb.children(entry.parent) if c != code and kb.code_to_entry[c].billable]
     else:
-        siblings = [c for c in _children(kb, code)]
+        siblings = list(kb.children(code))
     if not siblings:
         return None
     words = {w for c in siblings for w in content_words(kb.title(c))} - set(content_words(entry.title))
@@ -283,8 +281,3 @@ def specificity_query(code: str, kb: KnowledgeBase, max_options: int = 8) -> dic
         detail, question, chosen = "specificity", "Which more specific condition does the documentation support?", siblings
     return {"detail": detail, "question": question,
             "options": [{"code": c, "title": kb.title(c)} for c in chosen[:max_options]]}
-
-
-def _children(kb: KnowledgeBase, code: str) -> list[str]:
-    kb.default_children(code, limit=0)  # builds the children index once
-    return sorted(kb._children.get(code, []))
