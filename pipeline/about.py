@@ -15,17 +15,20 @@ CM_RELEASE = "ICD-10-CM FY2026 (April 1, 2026 update)"
 PCS_RELEASE = "ICD-10-PCS FY2026"
 RELEASE = {CM: CM_RELEASE, PCS: PCS_RELEASE}
 
-#: Version of what a model folder stores. Bump it whenever a pickled class gains or loses state:
+#: Version of what a model folder stores. Bump it whenever a stored class gains or loses state:
 #: a model of another format is refused on load with a message, instead of failing mid-prediction.
-MODEL_FORMAT = 4
+MODEL_FORMAT = 5
 
 #: Fixed artifact names inside a model folder (scispaCy style: one name, one meaning).
 META_FILE = "meta.json"
 MODEL_CARD_FILE = "MODEL_CARD.md"
 NLP_DIR = "nlp"
-MODEL_FILE = "model.joblib"
+#: Learned state of the note model and rankers: settings as JSON, arrays as .npz (no pickle anywhere).
+STATE_FILE = "model.json"
+ARRAYS_FILE = "model.npz"
 CODES_FILE = "codes.tsv.gz"
 QUERIES_FILE = "queries.json.gz"
+EXCLUDES1_FILE = "excludes1.json.gz"
 
 #: Name of the spaCy span group that holds code mentions.
 MENTIONS_KEY = "medcode_mentions"

@@ -24,7 +24,6 @@ from typing import Callable
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import normalize
 
 from pipeline.about import CM, SYSTEMS
@@ -92,7 +91,7 @@ class NoteModel:
     def __init__(self, ridge_alpha: float = 0.1, knn_k: int = 10):
         self.ridge_alpha = ridge_alpha
         self.knn_k = knn_k
-        self.vectorizer: FeatureUnion | None = None
+        self.vectorizers: dict[str, TfidfVectorizer] = {}
         self.train_matrix: sp.csr_matrix | None = None
         self.labels: dict[str, list[str]] = {}
         self.label_index: dict[str, dict[str, int]] = {}
@@ -103,18 +102,22 @@ class NoteModel:
         self.link_stats: dict[tuple[str, str], tuple[float, int]] = {}
         self.link_base = 0.0
 
-    def fit(self, texts: list[str], gold: list[dict[str, list[str]]]) -> "NoteModel":
-        """Fit on training texts and their gold codes (``[{system: [codes]}]``)."""
+    @staticmethod
+    def _new_vectorizers() -> dict[str, TfidfVectorizer]:
         # Words and character 4-grams: on CodiEsp dev the mix beat words (uni- or bigrams) and
         # characters alone for both code systems (ridge MAP 0.28 / 0.38 against 0.24 / 0.36 for
         # word 1-2-grams); characters catch inflections and the translation's odd spellings.
         # 4-grams alone scored as well as 3-5-grams and transform 3x faster.
-        self.vectorizer = FeatureUnion([
-            ("words", TfidfVectorizer(min_df=2, max_df=0.8, sublinear_tf=True, dtype=np.float32,
-                                      stop_words="english", token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9-]+\b")),
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(4, 4), min_df=2, max_df=0.8,
-                                      sublinear_tf=True, dtype=np.float32)),
-        ])
+        return {
+            "words": TfidfVectorizer(min_df=2, max_df=0.8, sublinear_tf=True, dtype=np.float32,
+                                     stop_words="english", token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9-]+\b"),
+            "chars": TfidfVectorizer(analyzer="char_wb", ngram_range=(4, 4), min_df=2, max_df=0.8,
+                                     sublinear_tf=True, dtype=np.float32),
+        }
+
+    def fit(self, texts: list[str], gold: list[dict[str, list[str]]]) -> "NoteModel":
+        """Fit on training texts and their gold codes (``[{system: [codes]}]``)."""
+        self.vectorizers = self._new_vectorizers()
         self.train_matrix = self._vectors(texts, fit=True)
         kernel = (self.train_matrix @ self.train_matrix.T).toarray()
         for system in SYSTEMS:
@@ -134,8 +137,48 @@ class NoteModel:
         return self
 
     def _vectors(self, texts: list[str], fit: bool = False) -> sp.csr_matrix:
-        matrix = self.vectorizer.fit_transform(texts) if fit else self.vectorizer.transform(texts)
-        return normalize(matrix).astype(np.float32).tocsr()
+        parts = [v.fit_transform(texts) if fit else v.transform(texts) for v in self.vectorizers.values()]
+        return normalize(sp.hstack(parts, format="csr")).astype(np.float32).tocsr()
+
+    # ------------------------------------------------------------------ storage
+    def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """Everything learned, as JSON-ready values and named arrays (no pickle: safe to load)."""
+        arrays = _csr_arrays("train", self.train_matrix)
+        for name, vectorizer in self.vectorizers.items():
+            arrays[f"idf_{name}"] = vectorizer.idf_
+        for i, system in enumerate(SYSTEMS):
+            arrays[f"dual_{i}"] = self.dual[system]
+            arrays.update(_csr_arrays(f"targets_{i}", self.targets[system]))
+        values = {
+            "ridge_alpha": self.ridge_alpha, "knn_k": self.knn_k, "link_base": self.link_base,
+            "vocabularies": {name: sorted(v.vocabulary_, key=v.vocabulary_.get) for name, v in self.vectorizers.items()},
+            "labels": [self.labels[s] for s in SYSTEMS],
+            "prior": [dict(self.prior[s]) for s in SYSTEMS],
+            "category_prior": [dict(self.category_prior[s]) for s in SYSTEMS],
+            "link_stats": [[key, code, precision, n] for (key, code), (precision, n) in sorted(self.link_stats.items())],
+        }
+        return values, arrays
+
+    @classmethod
+    def from_state(cls, values: dict, arrays) -> "NoteModel":
+        """Rebuild from :meth:`get_state`'s output (``arrays``: a mapping such as an open ``.npz``)."""
+        model = cls(values["ridge_alpha"], values["knn_k"])
+        model.link_base = values["link_base"]
+        model.vectorizers = cls._new_vectorizers()
+        for name, vectorizer in model.vectorizers.items():
+            terms = values["vocabularies"][name]
+            vectorizer.vocabulary_ = dict(zip(terms, range(len(terms))))
+            vectorizer.idf_ = arrays[f"idf_{name}"]
+        model.train_matrix = _csr_from(arrays, "train")
+        for i, system in enumerate(SYSTEMS):
+            model.labels[system] = values["labels"][i]
+            model.label_index[system] = {c: j for j, c in enumerate(model.labels[system])}
+            model.targets[system] = _csr_from(arrays, f"targets_{i}")
+            model.dual[system] = arrays[f"dual_{i}"]
+            model.prior[system] = Counter(values["prior"][i])
+            model.category_prior[system] = Counter(values["category_prior"][i])
+        model.link_stats = {(key, code): (precision, n) for key, code, precision, n in values["link_stats"]}
+        return model
 
     def fit_link_stats(self, mentions: list[list[Mention]], gold: list[dict[str, list[str]]],
                        smoothing: float = 2.0, min_support: int = 2) -> "NoteModel":
@@ -182,6 +225,16 @@ class NoteModel:
                         v[1] = max(v[1], sim)
                 knn[s].append({c: tuple(v) for c, v in votes.items()})
         return ridge, knn
+
+
+def _csr_arrays(name: str, matrix: sp.csr_matrix) -> dict[str, np.ndarray]:
+    return {f"{name}_data": matrix.data, f"{name}_indices": matrix.indices, f"{name}_indptr": matrix.indptr,
+            f"{name}_shape": np.array(matrix.shape, dtype=np.int64)}
+
+
+def _csr_from(arrays, name: str) -> sp.csr_matrix:
+    return sp.csr_matrix((arrays[f"{name}_data"], arrays[f"{name}_indices"], arrays[f"{name}_indptr"]),
+                         shape=tuple(int(n) for n in arrays[f"{name}_shape"]))
 
 
 class CodeTable:

@@ -32,6 +32,8 @@ _DEFAULT_TAIL_RE = re.compile(r"\bunspecified\b|\bnot elsewhere classified\b|\bN
 _DEFAULT_CHILD_RE = re.compile(r"\bunspecified\b|\bwithout\b", re.IGNORECASE)
 _PAREN_RE = re.compile(r"\([^)]*\)")
 _PCS_TITLE_CUT_RE = re.compile(r",|\busing\b|\bwith\b", re.IGNORECASE)
+#: A code reference inside an ICD-10-CM note: "(E08.-)", "(P70.2)", "(A00-A09)".
+_REF_RE = re.compile(r"\b([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(?:\.?-)?(?:-([A-Z][0-9][0-9A-Z]))?")
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,93 @@ def normalize_code(raw: str, system: str | None = None) -> str:
     return code
 
 
+def as_notes(value) -> list[str]:
+    """simple-icd-10-cm gives some notes as a list and others as one multi-line string."""
+    if isinstance(value, str):
+        lines = [line.strip() for line in value.splitlines() if line.strip()]
+        return ["; ".join(lines)] if lines else []
+    return list(value)
+
+
+def _refers_to(note: str, code: str) -> bool:
+    """Whether a note names ``code``, by itself, by a prefix (``E08.-``) or in a range (``A00-A09``)."""
+    for match in _REF_RE.finditer(note):
+        start, end = match.group(1), match.group(2)
+        if end:
+            if start[:3] <= code[:3] <= end:
+                return True
+        elif code.startswith(start):
+            return True
+    return False
+
+
+class Excludes1Index:
+    """The Excludes1 notes of ICD-10-CM, small enough to ship in a model folder.
+
+    A note written at a category, block or chapter applies to every code below it, so a code's
+    notes are those of its dotted prefixes plus those of its category's ancestors. Only nodes
+    that carry a note are stored (about 2,700 of the 98,000 in FY2026), which keeps the check
+    free of the code-set package at prediction time.
+
+    Attributes:
+        notes: ``{node: [note, ...]}`` for the nodes that have Excludes1 notes.
+        parents: ``{category: [block, chapter, ...]}`` for categories whose non-prefix ancestors
+            have notes.
+    """
+
+    def __init__(self, notes: dict[str, list[str]], parents: dict[str, list[str]]):
+        self.notes = notes
+        self.parents = parents
+
+    @classmethod
+    def from_code_set(cls) -> "Excludes1Index":
+        """Build the index from the ICD-10-CM tabular (simple-icd-10-cm)."""
+        import simple_icd_10_cm as cm  # parsing its XML takes seconds: only when building
+
+        notes = {}
+        for node in cm.get_all_codes(True):
+            found = as_notes(cm.get_excludes1(node))
+            if found:
+                notes[node] = found
+        parents = {}
+        for node in cm.get_all_codes(True):
+            if cm.is_category(node):
+                above = [a for a in cm.get_ancestors(node) if a in notes]
+                if above:
+                    parents[node] = above
+        return cls(notes, parents)
+
+    def to_dict(self) -> dict:
+        return {"notes": self.notes, "parents": self.parents}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Excludes1Index":
+        return cls(data["notes"], data["parents"])
+
+    def notes_for(self, code: str) -> list[str]:
+        """Excludes1 notes of a code and of every ancestor, nearest first."""
+        nodes = [code[:i] for i in range(len(code), 2, -1) if code[i - 1] != "."]
+        nodes += self.parents.get(code[:3], [])
+        return [note for node in nodes for note in self.notes.get(node, [])]
+
+    def conflicts(self, codes: list[str]) -> list[dict]:
+        """Pairs of codes that an Excludes1 note says cannot be reported together.
+
+        Args:
+            codes: ICD-10-CM codes with dots (``E11.9``), in any order.
+
+        Returns:
+            ``[{"codes": [a, b], "note": note}]``, one entry per (code whose note it is, code it names).
+        """
+        out = []
+        for a in codes:
+            for note in self.notes_for(a):
+                for b in codes:
+                    if b != a and _refers_to(note, b):
+                        out.append({"codes": [a, b], "note": note})
+        return out
+
+
 class KnowledgeBase:
     """ICD-10-CM and ICD-10-PCS codes with their titles and aliases.
 
@@ -86,7 +175,8 @@ class KnowledgeBase:
     can build a tiny one.
     """
 
-    def __init__(self, entries: Iterable[CodeEntry]):
+    def __init__(self, entries: Iterable[CodeEntry], excludes1: Excludes1Index | None = None):
+        self.excludes1 = excludes1 or Excludes1Index({}, {})
         self.code_to_entry: dict[str, CodeEntry] = {}
         self.alias_to_codes: dict[str, set[str]] = defaultdict(set)
         for entry in entries:
@@ -155,7 +245,7 @@ class KnowledgeBase:
     def load(cls) -> "KnowledgeBase":
         """Build the full knowledge base (both code sets); cached, so later calls are free."""
         entries = list(_cm_entries()) + list(_pcs_entries())
-        kb = cls(entries)
+        kb = cls(entries, Excludes1Index.from_code_set())
         logger.info("knowledge base: %d codes, %d alias keys", len(kb), len(kb.alias_to_codes))
         return kb
 

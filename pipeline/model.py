@@ -5,12 +5,16 @@ A model is a folder (fixed names, see :mod:`pipeline.about`)::
     meta.json       versions, code-set releases, training-data hash, config, metrics, file hashes
     MODEL_CARD.md   the same for people
     nlp/            the spaCy pipeline (tokenizer, sentences, mentions with their lexicon, context)
-    model.joblib    note model (TF-IDF, ridge, neighbours) and the calibrated rankers
+    model.json      settings and small tables of the note model (TF-IDF vocabularies, priors, link
+                    statistics) and of the calibrated rankers
+    model.npz       their arrays: training-note vectors, ridge weights, tree nodes, calibration
     codes.tsv.gz    code, system, billable, title of every code the model can suggest
     queries.json.gz the question to ask the physician for each unspecified or header code
+    excludes1.json.gz  the ICD-10-CM Excludes1 notes, to flag codes that cannot be reported together
 
-Loading checks every file against the SHA-256 in ``meta.json`` before anything is unpickled, and
-refuses a mismatch.
+Nothing is pickled: arrays load with ``allow_pickle=False`` and everything else is JSON, so a model
+file cannot run code. Loading still checks every file against the SHA-256 in ``meta.json`` first and
+refuses a mismatch, so a corrupted or edited file is named instead of half-loaded.
 """
 
 from __future__ import annotations
@@ -27,20 +31,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable, Iterable
 
-import joblib
 import numpy as np
 from spacy.attrs import IDX, LENGTH
 import scipy.sparse as sp
 from sklearn.model_selection import KFold
 
-from pipeline.about import (CM, CODES_FILE, META_FILE, MODEL_CARD_FILE, MODEL_FILE, MODEL_FORMAT, NLP_DIR, PCS,
-                            QUERIES_FILE, RELEASE, SYSTEMS, __version__)
+from pipeline.about import (ARRAYS_FILE, CM, CODES_FILE, META_FILE, MODEL_CARD_FILE, MODEL_FORMAT, NLP_DIR, PCS,
+                            EXCLUDES1_FILE, QUERIES_FILE, RELEASE, STATE_FILE, SYSTEMS, __version__)
 from pipeline.candidates import DEMOTION_FACTOR, FEATURES, Candidate, CodeTable, Mention, NoteModel, candidate_features, mark_dominated
 from pipeline.components.context import STATUS_KEY
 from pipeline.components.mentions import HITS_KEY, CodeHit, window_keys
 from pipeline.corpus import Note, corpus_hash
-from pipeline.kb import MAX_ALIAS_WORDS, KnowledgeBase
-from pipeline.nlp import build_nlp, load_nlp
+from pipeline.kb import MAX_ALIAS_WORDS, Excludes1Index, KnowledgeBase
+from pipeline.nlp import build_nlp, load_nlp, save_nlp
 from pipeline.ranker import CalibratedRanker
 from pipeline.textnorm import content_words
 from pipeline.validate import billable_descendants, seventh_completions, specificity_query
@@ -48,7 +51,7 @@ from pipeline.validate import billable_descendants, seventh_completions, specifi
 logger = logging.getLogger(__name__)
 
 #: Libraries whose versions a model records and checks on load.
-LIBRARIES = ("medcode", "spacy", "scispacy", "scikit-learn", "numpy", "scipy", "joblib", "simple-icd-10-cm")
+LIBRARIES = ("medcode", "spacy", "scispacy", "scikit-learn", "numpy", "scipy", "simple-icd-10-cm")
 #: A key linking to more codes than this is too ambiguous to be worth a candidate each.
 MAX_CODES_PER_ALIAS = 25
 
@@ -213,7 +216,7 @@ class Medcoder:
 
     def __init__(self, nlp, note_model: NoteModel, rankers: dict[str, CalibratedRanker],
                  codes: dict[str, tuple[str, bool, str]], config: TrainConfig, meta: dict | None = None,
-                 queries: dict | Path | None = None):
+                 queries: dict | Path | None = None, excludes1: Excludes1Index | Path | None = None):
         self.nlp = nlp
         self.note_model = note_model
         self.rankers = rankers
@@ -224,13 +227,21 @@ class Medcoder:
         # A dict, or the file to read it from when first needed (most predictions need few queries,
         # and model load time matters more).
         self._queries = queries if queries is not None else {}
+        self._excludes1 = excludes1 if excludes1 is not None else Excludes1Index({}, {})
 
     @property
     def queries(self) -> dict:
         """``{code: specificity query}`` for the unspecified and header codes the model can suggest."""
         if isinstance(self._queries, Path):
-            self._queries = json.loads(gzip.decompress(self._queries.read_bytes())) if self._queries.exists() else {}
+            self._queries = _read_json_gz(self._queries)
         return self._queries
+
+    @property
+    def excludes1(self) -> Excludes1Index:
+        """The ICD-10-CM Excludes1 notes of the release the model was built with."""
+        if isinstance(self._excludes1, Path):
+            self._excludes1 = Excludes1Index.from_dict(_read_json_gz(self._excludes1))
+        return self._excludes1
 
     # ------------------------------------------------------------------ training
     @classmethod
@@ -340,7 +351,7 @@ class Medcoder:
                          "note_fingerprints": sorted(note_fingerprint(t) for t in texts),
                          "learned_aliases": sum(len(v) for v in learned.values()), **{"report": training_report}},
         }
-        return cls(nlp, note_model, rankers, codes, config, meta, queries)
+        return cls(nlp, note_model, rankers, codes, config, meta, queries, kb.excludes1)
 
     # ---------------------------------------------------------------- prediction
     def rank(self, texts: list[str], depth: int = 100, n_process: int = 1) -> list[dict[str, list[dict]]]:
@@ -423,25 +434,54 @@ class Medcoder:
         for note, by_system in zip(notes, ranked):
             merged = [sug for s in SYSTEMS for sug in by_system.get(s, [])]
             merged.sort(key=lambda sug: -sug["score"])
+            suggestions = [sug for sug in merged if "demoted" not in sug]
             out.append({"id": note.id,
-                         "suggestions": [sug for sug in merged if "demoted" not in sug],
+                         "suggestions": suggestions,
                          "excluded": [sug for sug in merged if "demoted" in sug],
+                         "conflicts": self._mark_conflicts(suggestions),
                          "release": RELEASE})
         return out
+
+    def _mark_conflicts(self, suggestions: list[dict]) -> list[dict]:
+        """Excludes1 pairs among the suggested diagnoses.
+
+        Each suggestion in a pair gets ``excludes1``: the codes it cannot be reported with. The
+        pair stays in the list: which one the note supports is the coder's call, and the scores
+        say which the model prefers.
+        """
+        cm = [sug["code"] for sug in suggestions if sug["system"] == CM]
+        conflicts = self.excludes1.conflicts(cm)
+        partners: dict[str, list[str]] = {}
+        for conflict in conflicts:
+            a, b = conflict["codes"]
+            partners.setdefault(a, []).append(b)
+            partners.setdefault(b, []).append(a)
+        for sug in suggestions:
+            if sug["code"] in partners and sug["system"] == CM:
+                sug["excludes1"] = sorted(set(partners[sug["code"]]))
+        return conflicts
 
     # ------------------------------------------------------------------- storage
     def save(self, path: str | Path, extra_meta: dict | None = None) -> Path:
         """Write the model folder (see the module docstring) and its manifest of hashes."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        self.nlp.to_disk(path / NLP_DIR)
-        joblib.dump({"note_model": self.note_model, "rankers": self.rankers, "config": asdict(self.config)},
-                    path / MODEL_FILE, compress=3)
+        save_nlp(self.nlp, path / NLP_DIR)
+        note_values, arrays = self.note_model.get_state()
+        ranker_values = {}
+        for i, s in enumerate(SYSTEMS):
+            ranker_values[s], ranker_arrays = self.rankers[s].get_state(f"ranker_{i}")
+            arrays.update(ranker_arrays)
+        state = {"config": asdict(self.config), "note_model": note_values, "rankers": ranker_values}
+        (path / STATE_FILE).write_text(json.dumps(state), encoding="utf-8")
+        with (path / ARRAYS_FILE).open("wb") as handle:
+            np.savez(handle, **arrays)
         # Plain tab-separated lines (titles hold no tabs or newlines), parsed with split on load.
         table = "".join(f"{code}\t{system}\t{int(billable)}\t{title}\n"
                         for code, (system, billable, title) in sorted(self.codes.items()))
         (path / CODES_FILE).write_bytes(gzip.compress(table.encode("utf-8"), mtime=0))
-        (path / QUERIES_FILE).write_bytes(gzip.compress(json.dumps(self.queries).encode("utf-8"), mtime=0))
+        _write_json_gz(path / QUERIES_FILE, self.queries)
+        _write_json_gz(path / EXCLUDES1_FILE, self.excludes1.to_dict())
         meta = {
             "name": path.name,
             "medcode_version": __version__,
@@ -487,14 +527,20 @@ class Medcoder:
             if installed.get(lib) != version and lib != "python":
                 logger.warning("model %s was built with %s %s; %s is installed", path, lib, version,
                                installed.get(lib))
-        state = joblib.load(path / MODEL_FILE)
+        state = json.loads((path / STATE_FILE).read_text("utf-8"))
+        with np.load(path / ARRAYS_FILE, allow_pickle=False) as stored:
+            arrays = dict(stored)
+        note_model = NoteModel.from_state(state["note_model"], arrays)
+        rankers = {s: CalibratedRanker.from_state(state["rankers"][s], arrays, f"ranker_{i}")
+                   for i, s in enumerate(SYSTEMS)}
         nlp = load_nlp(path / NLP_DIR)
         codes = {}
         for line in gzip.decompress((path / CODES_FILE).read_bytes()).decode("utf-8").splitlines():
             code, system, billable, title = line.split("\t", 3)
             codes[code] = (system, billable == "1", title)
         config = TrainConfig(**state["config"])
-        return cls(nlp, state["note_model"], state["rankers"], codes, config, meta, path / QUERIES_FILE)
+        return cls(nlp, note_model, rankers, codes, config, meta, path / QUERIES_FILE,
+                   path / EXCLUDES1_FILE)
 
 
 def release_mapping(labels: Iterable[str], kb: KnowledgeBase) -> dict:
@@ -522,6 +568,15 @@ def release_mapping(labels: Iterable[str], kb: KnowledgeBase) -> dict:
             unmapped[code] = f"header with {len(children)} billable codes"
     return {"release": RELEASE[CM], "mapped": mapped, "unmapped": unmapped,
             "counts": {"mapped": len(mapped), "unmapped": len(unmapped)}}
+
+
+def _read_json_gz(path: Path):
+    return json.loads(gzip.decompress(path.read_bytes()))
+
+
+def _write_json_gz(path: Path, value) -> None:
+    # mtime=0: the same content gives the same bytes, so manifests of retrained models compare.
+    path.write_bytes(gzip.compress(json.dumps(value, sort_keys=True).encode("utf-8"), mtime=0))
 
 
 def note_fingerprint(text: str) -> str:

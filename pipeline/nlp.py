@@ -10,6 +10,10 @@ from spacy.language import Language
 import pipeline.components  # noqa: F401  (registers the medcode_* factories)
 
 PIPE_NAMES = ("medcode_sentences", "medcode_mentions", "medcode_context")
+#: Not written to a model folder: the tokenizer is scispaCy's rules, rebuilt from the (pinned,
+#: recorded) library by its registered factory. Saving it too doubled the load's slowest step,
+#: reading back 4,000 special cases the factory has just made.
+NOT_SAVED = ["tokenizer"]
 
 
 def build_nlp(lexicon: dict | None = None, context_rules: dict | None = None, max_words: int = 6) -> Language:
@@ -33,6 +37,11 @@ def build_nlp(lexicon: dict | None = None, context_rules: dict | None = None, ma
     return nlp
 
 
+def save_nlp(nlp: Language, path: str | Path) -> None:
+    """Write a pipeline for :func:`load_nlp`."""
+    nlp.to_disk(path, exclude=NOT_SAVED)
+
+
 def load_nlp(path: str | Path) -> Language:
-    """Load a pipeline saved with ``nlp.to_disk``."""
-    return spacy.load(path)
+    """Load a pipeline saved with :func:`save_nlp`."""
+    return spacy.load(path, exclude=NOT_SAVED)

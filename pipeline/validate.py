@@ -17,11 +17,9 @@ from collections import defaultdict
 
 from pipeline.about import CM, PCS, RELEASE
 from pipeline.corpus import guess_system
-from pipeline.kb import KnowledgeBase, normalize_code, seven_chr_def
+from pipeline.kb import KnowledgeBase, as_notes, normalize_code, seven_chr_def
 from pipeline.textnorm import content_words
 
-#: A code reference inside an ICD-10-CM note: "(E08.-)", "(P70.2)", "(A00-A09)".
-_REF_RE = re.compile(r"\b([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(?:\.?-)?(?:-([A-Z][0-9][0-9A-Z]))?")
 #: Words whose presence in some sibling titles names the detail a code leaves open.
 _DETAILS = (
     ("laterality", {"right", "left", "bilateral"}, "Which side is affected: right, left or both?"),
@@ -69,43 +67,10 @@ def _notes_of(code: str, getter) -> list[str]:
     out = []
     for item in [code, *cm.get_ancestors(code)]:
         try:
-            out += _as_notes(getter(item))
+            out += as_notes(getter(item))
         except ValueError:
             continue
     return out
-
-
-def _as_notes(value) -> list[str]:
-    """simple-icd-10-cm gives some notes as a list and others as one multi-line string."""
-    if isinstance(value, str):
-        lines = [line.strip() for line in value.splitlines() if line.strip()]
-        return ["; ".join(lines)] if lines else []
-    return list(value)
-
-
-def _refers_to(note: str, code: str) -> bool:
-    for match in _REF_RE.finditer(note):
-        start, end = match.group(1), match.group(2)
-        if end:
-            if start[:3] <= code[:3] <= end:
-                return True
-        elif code.startswith(start):
-            return True
-    return False
-
-
-def excludes1_conflicts(codes: list[str]) -> list[dict]:
-    """Pairs of ICD-10-CM codes that an Excludes1 note says cannot be reported together."""
-    cm = _cm()
-    conflicts = []
-    for a in codes:
-        if not cm.is_valid_item(a):
-            continue
-        for note in _notes_of(a, cm.get_excludes1):
-            for b in codes:
-                if b != a and _refers_to(note, b):
-                    conflicts.append({"codes": [a, b], "note": note})
-    return conflicts
 
 
 def _check_cm(code: str, kb: KnowledgeBase) -> dict:
@@ -175,7 +140,7 @@ def validate_codes(raw: list[str], kb: KnowledgeBase | None = None) -> dict:
         code = normalize_code(item, system)
         results.append(_check_cm(code, kb) if system == CM else _check_pcs(code, kb))
     cm_codes = [r["code"] for r in results if r["system"] == CM and r["status"] != "unknown"]
-    conflicts = excludes1_conflicts(cm_codes)
+    conflicts = kb.excludes1.conflicts(cm_codes)
     return {"release": RELEASE, "valid": all(r["valid"] for r in results) and not conflicts,
             "codes": results, "conflicts": conflicts}
 
@@ -201,9 +166,9 @@ def show_code(raw: str, kb: KnowledgeBase | None = None) -> dict:
             "chapter": entry.chapter,
             "inclusion_terms": cm.get_inclusion_term(code), "includes": cm.get_includes(code),
             "excludes1": cm.get_excludes1(code), "excludes2": cm.get_excludes2(code),
-            "code_first": _as_notes(cm.get_code_first(code)),
-            "use_additional_code": _as_notes(cm.get_use_additional_code(code)),
-            "code_also": _as_notes(cm.get_code_also(code)), "seventh_characters": seven_chr_def(code),
+            "code_first": as_notes(cm.get_code_first(code)),
+            "use_additional_code": as_notes(cm.get_use_additional_code(code)),
+            "code_also": as_notes(cm.get_code_also(code)), "seventh_characters": seven_chr_def(code),
             "children": [{"code": c, "title": kb.title(c)} for c in cm.get_children(code)][:50],
         })
     else:

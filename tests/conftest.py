@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.about import CM, PCS
 from pipeline.corpus import Note
-from pipeline.kb import CodeEntry, KnowledgeBase, cm_aliases, pcs_aliases
+from pipeline.kb import CodeEntry, Excludes1Index, KnowledgeBase, cm_aliases, pcs_aliases
 from pipeline.model import Medcoder, TrainConfig
 
 CM_CODES = {
@@ -42,7 +42,9 @@ PHRASES = {
 def tiny_kb() -> KnowledgeBase:
     entries = [CodeEntry(c, CM, t, cm_aliases(t, []), True, "x", c[:3]) for c, t in CM_CODES.items()]
     entries += [CodeEntry(c, PCS, t, pcs_aliases(t), len(c) == 7, c[0], c[:4]) for c, t in PCS_CODES.items()]
-    return KnowledgeBase(entries)
+    # A made-up Excludes1 note (the tiny code set has no real pair), so predictions can carry a conflict.
+    excludes1 = Excludes1Index({"J18": ["fever presented with pneumonia (R50.-)"]}, {})
+    return KnowledgeBase(entries, excludes1)
 
 
 def synthetic_notes(n: int, seed: int = 0) -> list[Note]:

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from pipeline.about import CM, META_FILE, MODEL_FILE, PCS
+from pipeline.about import CM, META_FILE, ARRAYS_FILE, PCS
 from pipeline.candidates import ancestors
 from pipeline.corpus import Note
 from pipeline.model import Medcoder, ModelError, TrainConfig
@@ -50,7 +50,7 @@ def test_saved_model_round_trips(tiny_model, tiny_model_dir):
     assert loaded.predict(notes) == tiny_model.predict(notes)
     meta = json.loads((tiny_model_dir / META_FILE).read_text())
     assert meta["releases"][CM].startswith("ICD-10-CM FY2026") and meta["training"]["notes"] == 60
-    assert set(meta["manifest"]) >= {MODEL_FILE, "codes.tsv.gz", "nlp/medcode_mentions/lexicon.json.gz"}
+    assert set(meta["manifest"]) >= {ARRAYS_FILE, "codes.tsv.gz", "nlp/medcode_mentions/lexicon.json.gz"}
 
 
 def test_tampered_model_file_is_refused(tiny_model_dir, tmp_path):
@@ -58,10 +58,10 @@ def test_tampered_model_file_is_refused(tiny_model_dir, tmp_path):
 
     copy = tmp_path / "copy"
     shutil.copytree(tiny_model_dir, copy)
-    data = bytearray((copy / MODEL_FILE).read_bytes())
+    data = bytearray((copy / ARRAYS_FILE).read_bytes())
     data[len(data) // 2] ^= 0xFF
-    (copy / MODEL_FILE).write_bytes(bytes(data))
-    with pytest.raises(ModelError, match=MODEL_FILE):
+    (copy / ARRAYS_FILE).write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=ARRAYS_FILE):
         Medcoder.load(copy)
 
 
@@ -111,3 +111,21 @@ def test_feedback_updates_and_adds_notes(tmp_path):
     assert counts == {"notes_updated": 1, "notes_added": 1, "codes_added": 2, "codes_removed": 1, "lines_ignored": 1}
     assert dropped not in first.gold(CM) and "R52" in first.gold(CM)
     assert notes[-1].id == "new" and notes[-1].gold(CM) == ["R52"]
+
+
+def test_excludes1_pairs_among_suggestions_are_flagged(tiny_model):
+    note = Note("n1", "The patient presented a right lower lobe pneumonia.\nThe patient presented fever of 39 C.")
+    result = tiny_model.predict([note], top_k=5)[0]
+    by_code = {s["code"]: s for s in result["suggestions"]}
+    assert {"J18.9", "R50.9"} <= set(by_code)
+    assert {"codes": ["J18.9", "R50.9"], "note": "fever presented with pneumonia (R50.-)"} in result["conflicts"]
+    assert by_code["J18.9"]["excludes1"] == ["R50.9"] and by_code["R50.9"]["excludes1"] == ["J18.9"]
+    assert "excludes1" not in by_code.get("I10", {})
+
+
+def test_saved_model_holds_no_pickle(tiny_model_dir):
+    import numpy as np
+
+    with np.load(tiny_model_dir / ARRAYS_FILE, allow_pickle=False) as stored:
+        assert all(stored[name].dtype != object for name in stored.files)
+    assert not list(tiny_model_dir.rglob("*.pkl")) and not list(tiny_model_dir.rglob("*.joblib"))
