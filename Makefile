@@ -11,7 +11,7 @@ DEFAULT_MODEL := models/default
 TRAIN_ONLY_MODEL := models/train-only
 SOURCES := $(shell find pipeline -name '*.py' -o -name '*.json' -o -name '*.gz') pyproject.toml
 
-.PHONY: help setup test train evaluate bench clean
+.PHONY: help setup test train evaluate notebooks bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ $(BIN)/medcode: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: medcode needs Python 3.11 (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,dask,notebooks]'
 	@touch $@
 
 $(DEFAULT_MODEL)/meta.json: $(BIN)/medcode $(SOURCES)
@@ -39,8 +39,23 @@ $(TRAIN_ONLY_MODEL)/meta.json: $(BIN)/medcode $(SOURCES)
 evaluate: $(TRAIN_ONLY_MODEL)/meta.json ## Evaluate the train-only model on CodiEsp dev
 	$(MEDCODE) evaluate --model $(TRAIN_ONLY_MODEL) --corpus $(CORPUS) --split dev --output dev-metrics.json
 
+BUILD := build
+DEV_PREDICTIONS := $(BUILD)/dev-predictions.jsonl
+DEV_METRICS := $(BUILD)/dev-metrics.json
+
+$(DEV_PREDICTIONS): $(TRAIN_ONLY_MODEL)/meta.json
+	@mkdir -p $(BUILD)
+	$(MEDCODE) predict $(CORPUS) --split dev --model $(TRAIN_ONLY_MODEL) --output $@
+
+$(DEV_METRICS): $(DEV_PREDICTIONS)
+	$(MEDCODE) evaluate --predictions $< --gold $(CORPUS) --split dev --output $@ --report $(BUILD)/dev-report.html
+
+notebooks: $(DEV_METRICS) ## Execute notebooks/ on the train-only model's dev predictions (copies with plots in build/notebooks)
+	MEDCODE_PREDICTIONS=$(DEV_PREDICTIONS) MEDCODE_METRICS=$(DEV_METRICS) MEDCODE_GOLD=$(CORPUS) MEDCODE_SPLIT=dev \
+	MEDCODE_MODEL=$(TRAIN_ONLY_MODEL) $(BIN)/python notebooks/run.py notebooks/*.ipynb --output-dir $(BUILD)/notebooks
+
 bench: setup $(TRAIN_ONLY_MODEL)/meta.json ## Print accuracy, baseline, recall, calibration, throughput ratio, load time, memory
 	$(BIN)/python -m pipeline.bench --corpus $(CORPUS) --train-only-model $(TRAIN_ONLY_MODEL) --output bench.json
 
 clean: ## Remove the virtualenv and built models
-	rm -rf $(VENV) $(DEFAULT_MODEL) $(TRAIN_ONLY_MODEL)
+	rm -rf $(VENV) $(DEFAULT_MODEL) $(TRAIN_ONLY_MODEL) $(BUILD)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 import sys
 import time
@@ -16,6 +15,7 @@ from typing import Callable, Iterable, Iterator
 from pipeline.about import DEFAULT_MODEL_NAME, MODEL_ENV, SYSTEMS
 from pipeline.corpus import DEFAULT_MAX_CHARS, Note, NoteError, check_text, load_notes, read_jsonl, read_notes
 from pipeline.audit import Predictions, audit, paired_comparison, read_gold, read_predictions
+from pipeline.engines import open_engine
 from pipeline.model import Medcoder, ModelError, TrainConfig, note_fingerprint
 
 logger = logging.getLogger(__name__)
@@ -76,23 +76,11 @@ def _read_done(path: Path) -> set[str]:
     return done
 
 
-_worker_model: Medcoder | None = None
-
-
-def _init_worker(model_dir: str) -> None:
-    global _worker_model
-    _worker_model = Medcoder.load(model_dir)
-
-
-def _predict_batch(args: tuple[list[Note], int]) -> list[dict]:
-    notes, top_k = args
-    return _worker_model.predict(notes, top_k=top_k)
-
-
 def predict_file(input_path: str | Path, output: str | Path, model: Medcoder | None = None,
                  model_dir: str | Path | None = None, top_k: int = 30, fmt: str = "jsonl", split: str | None = None,
                  max_chars: int = DEFAULT_MAX_CHARS, workers: int = 1, resume: bool = False,
-                 progress: Callable[[int], None] | None = None) -> dict:
+                 progress: Callable[[int], None] | None = None, engine: str = "local",
+                 scheduler: str | None = None, batch_size: int = BATCH_SIZE) -> dict:
     """Score every note of an input and stream the results to ``output``, in bounded memory.
 
     Notes that cannot be scored (empty, not UTF-8, too long, malformed row, duplicate id) go to
@@ -102,15 +90,19 @@ def predict_file(input_path: str | Path, output: str | Path, model: Medcoder | N
     Args:
         input_path: folder of ``.txt``, ``.jsonl``, ``.csv``, a CodiEsp folder, or ``-`` for JSONL on stdin.
         output: JSONL file, one line per note.
-        model: a loaded model (used when ``workers`` is 1).
+        model: a loaded model (used by the local engine with one worker).
         model_dir: the model folder (each worker process loads it; the default model when ``None``).
         top_k: suggestions per note and code system.
         fmt: ``jsonl``, or ``codiesp`` to also write ``<stem>D.tsv`` / ``<stem>P.tsv``.
         split: CodiEsp split, when the input is a CodiEsp root.
         max_chars: notes longer than this are skipped as errors.
-        workers: processes scoring batches in parallel (output order is input order).
+        workers: processes scoring batches in parallel (output order is input order); for the dask
+            engine, the size of the local cluster.
         resume: keep what an earlier run wrote to ``output`` and score only the notes it lacks.
         progress: called with the number of notes handled after each batch.
+        engine: ``local`` or ``dask`` (see :mod:`pipeline.engines`); the output is the same.
+        scheduler: a Dask scheduler address; a local cluster when ``None``.
+        batch_size: notes per batch (the unit of work, of flushing and of resuming).
 
     Returns:
         ``{"scored", "skipped", "resumed", "output", "errors_file", "codiesp_files", "seconds"}``.
@@ -136,39 +128,25 @@ def predict_file(input_path: str | Path, output: str | Path, model: Medcoder | N
             if item.id not in done and (isinstance(item, Note) or item.id not in reported):
                 yield item
 
-    pool = None
-    if workers > 1:
-        pool = multiprocessing.get_context("spawn").Pool(
-            workers, initializer=_init_worker, initargs=(str(model_dir or default_model_dir()),))
-    elif model is None:
-        model = load_model(model_dir)
-    try:
-        with output.open("a" if resume else "w", encoding="utf-8") as out, \
-                errors_path.open("a" if resume else "w", encoding="utf-8") as err:
-            batches = _batches(items(), BATCH_SIZE)
-            # Each task carries its own notes and errors, so results come back with what to report.
-            tasks = ((batch, [n for n in batch if isinstance(n, Note)]) for batch in batches)
-            if pool:
-                results = _pooled(pool, tasks, top_k)
-            else:
-                results = ((batch, model.predict(notes, top_k=top_k)) for batch, notes in tasks)
-            for batch, rows in results:
-                for bad in (n for n in batch if isinstance(n, NoteError)):
-                    err.write(json.dumps(bad.as_dict()) + "\n")
-                    logger.warning("skipped note %s: %s", bad.id, bad.reason)
-                    skipped += 1
-                for row in rows:
-                    out.write(json.dumps(row) + "\n")
-                scored += len(rows)
-                out.flush()
-                err.flush()
-                os.fsync(out.fileno())
-                if progress:
-                    progress(scored + skipped)
-    finally:
-        if pool:
-            pool.close()
-            pool.join()
+    model_dir = Path(model_dir) if model_dir else default_model_dir()
+    with open_engine(engine, model, model_dir, workers, scheduler) as runner, \
+            output.open("a" if resume else "w", encoding="utf-8") as out, \
+            errors_path.open("a" if resume else "w", encoding="utf-8") as err:
+        # Each task carries its batch, so results come back with the errors to report beside them.
+        tasks = ((batch, [n for n in batch if isinstance(n, Note)]) for batch in _batches(items(), batch_size))
+        for batch, rows in runner.map(tasks, top_k):
+            for bad in (n for n in batch if isinstance(n, NoteError)):
+                err.write(json.dumps(bad.as_dict()) + "\n")
+                logger.warning("skipped note %s: %s", bad.id, bad.reason)
+                skipped += 1
+            for row in rows:
+                out.write(json.dumps(row) + "\n")
+            scored += len(rows)
+            out.flush()
+            err.flush()
+            os.fsync(out.fileno())
+            if progress:
+                progress(scored + skipped)
     files = write_codiesp_tsv(output) if fmt == "codiesp" else []
     has_errors = errors_path.exists() and errors_path.stat().st_size > 0
     if not has_errors:
@@ -176,18 +154,6 @@ def predict_file(input_path: str | Path, output: str | Path, model: Medcoder | N
     return {"scored": scored, "skipped": skipped, "resumed": len(done), "output": str(output),
             "errors_file": str(errors_path) if has_errors else None,
             "codiesp_files": files, "seconds": round(time.perf_counter() - start, 3)}
-
-
-def _pooled(pool, tasks, top_k: int) -> Iterator[tuple[list, list[dict]]]:
-    """Run batches in worker processes, a few ahead of the writer, results in input order."""
-    pending: list = []
-    for batch, notes in tasks:
-        pending.append((batch, pool.apply_async(_predict_batch, ((notes, top_k),))))
-        if len(pending) > 2 * pool._processes:
-            batch0, result = pending.pop(0)
-            yield batch0, result.get()
-    for batch0, result in pending:
-        yield batch0, result.get()
 
 
 def write_codiesp_tsv(output: Path) -> list[str]:

@@ -43,6 +43,8 @@ FEATURES = (
 #: Statuses that mean the condition is not the patient's current one: a code named only under them
 #: is moved down whatever the ranker says (coding a denied or a relative's condition is an error).
 DEMOTING = frozenset({"NEGATED", "FAMILY"})
+#: Statuses that make a mention a possibility rather than a fact.
+_UNSURE = frozenset({"HYPOTHETICAL", "UNCERTAIN"})
 #: Score factor for a demoted candidate.
 DEMOTION_FACTOR = 0.2
 #: A learned alias counts as evidence when it predicted its code at least this often in training.
@@ -247,9 +249,28 @@ class CodeTable:
     def __init__(self, lookup: Callable[[str], tuple[str, bool, str] | None]):
         self._lookup = lookup
         self._words: dict[str, frozenset[str]] = {}
+        self._statics_key: tuple | None = None
+        self._statics: dict[str, tuple] = {}
 
     def get(self, code: str) -> tuple[str, bool, str] | None:
         return self._lookup(code)
+
+    def statics(self, system: str, prior: Counter, cat_prior: Counter) -> dict[str, tuple]:
+        """The cache of :meth:`static` rows for one system and its priors."""
+        key = (system, id(prior), id(cat_prior))
+        if self._statics_key != key:
+            self._statics_key, self._statics = key, {}
+        return self._statics
+
+    def static(self, code: str, system: str, prior: Counter, cat_prior: Counter) -> tuple:
+        """What a note does not change about a code: ``(log prior, seen in training, billable,
+        in the code set, category, log category prior, title words)``; cached per system."""
+        info = self._lookup(code)
+        cat = category(code, system)
+        row = (math.log1p(prior.get(code, 0)), float(code in prior), float(info[1]) if info else 0.0,
+               float(info is not None), cat, math.log1p(cat_prior.get(cat, 0)), self.title_words(code))
+        self.statics(system, prior, cat_prior)[code] = row
+        return row
 
     def title_words(self, code: str) -> frozenset[str]:
         """Canonical content words of the title, less the words that only add specificity."""
@@ -366,19 +387,20 @@ def candidate_features(
 
     out = []
     no_rank, length_log = math.log1p(len(labels)), math.log1p(note_length)
+    no_vote, unranked = (0.0, 0.0), len(vote_rank) + 10
+    statics = code_info.statics(system, prior, cat_prior)
     for code in pool:
-        j = index.get(code)
-        vote, max_sim = knn_votes.get(code, (0.0, 0.0))
+        static = statics.get(code)
+        if static is None:
+            static = code_info.static(code, system, prior, cat_prior)
+        prior_log, seen, billable, in_code_set, cat, cat_prior_log, title = static
+        vote, max_sim = knn_votes.get(code, no_vote)
         links = linked.get(code, ())
-        cat = category(code, system)
-        info = code_info.get(code)
-        head = [ridge[code], math.log1p(ridge_rank[code]) if j is not None else no_rank,
-                vote, max_sim, math.log1p(prior.get(code, 0)), float(code in prior)]
-        tail = [child_links.get(code, 0), float(info[1]) if info else 0.0, float(info is not None), len(code),
-                cat_max.get(cat, 0.0), math.log1p(cat_prior.get(cat, 0))]
-        title = code_info.title_words(code)
+        rank = ridge_rank[code]
+        head = [ridge[code], math.log1p(rank) if rank >= 0 else no_rank, vote, max_sim, prior_log, seen]
+        tail = [child_links.get(code, 0), billable, in_code_set, len(code), cat_max.get(cat, 0.0), cat_prior_log]
         covered = len(title & note_words)
-        relative = [head[0] / top_ridge, math.log1p(vote_rank.get(code, len(vote_rank) + 10)),
+        relative = [head[0] / top_ridge, math.log1p(vote_rank.get(code, unranked)),
                     covered / len(title) if title else 0.0, len(title) - covered]
         if not links:
             features = head + _NO_LINK + tail + [0, length_log, 0.0, 0.0] + relative
@@ -393,21 +415,36 @@ def candidate_features(
             out.append(Candidate(code, features, [], source, demoted))
             continue
         ms = [m for m, _, _ in links]
-        affirmed = [m for m in ms if not m.status]
+        # One pass over the links instead of a generator per feature: this loop runs for every
+        # linked candidate of every note and was the slowest part of prediction.
+        affirmed = negated = family = historical = unsure = 0
+        best_source, learned_weight, max_words, ambiguity = 0, 0.0, 0, 1 << 30
+        all_dominated, first, sentences = True, note_length, set()
+        best_link, unseen_link, link_stats = None, (model.link_base, 0), model.link_stats
+        for m, hit, n_hits in links:
+            status = m.status
+            if not status:
+                affirmed += 1
+            else:
+                negated += "NEGATED" in status
+                family += "FAMILY" in status
+                historical += "HISTORICAL" in status
+                unsure += not _UNSURE.isdisjoint(status)
+            best_source = max(best_source, _SOURCE_RANK[hit.source])
+            if hit.source == "learned" and hit.weight > learned_weight:
+                learned_weight = hit.weight
+            max_words = max(max_words, m.words)
+            ambiguity = min(ambiguity, n_hits)
+            all_dominated = all_dominated and m.dominated
+            first = min(first, m.start)
+            sentences.add(m.sentence)
+            stat = link_stats.get((m.key, code), unseen_link)
+            if best_link is None or stat > best_link:
+                best_link = stat
         features = head + [
-            len(affirmed), len(ms),
-            sum("NEGATED" in m.status for m in ms), sum("FAMILY" in m.status for m in ms),
-            sum("HISTORICAL" in m.status for m in ms),
-            sum(bool(m.status & {"HYPOTHETICAL", "UNCERTAIN"}) for m in ms),
-            max(_SOURCE_RANK[h.source] for _, h, _ in links),
-            max((h.weight for _, h, _ in links if h.source == "learned"), default=0.0),
-            max(m.words for m in ms),
-            min(n for _, _, n in links),
-            float(all(m.dominated for m in ms)),
-            min(m.start for m in ms) / max(note_length, 1),
-        ] + tail + [len({m.sentence for m in ms}), length_log]
-        features += max((model.link_stats.get((m.key, code), (model.link_base, 0)) for m in ms), default=(0.0, 0))
-        features[-1] = math.log1p(features[-1])
+            affirmed, len(ms), negated, family, historical, unsure, best_source, learned_weight, max_words,
+            ambiguity, float(all_dominated), first / max(note_length, 1),
+        ] + tail + [len(sentences), length_log, best_link[0], math.log1p(best_link[1])]
         features += relative
         # Evidence is what a coder can check: words that name the code. A learned alias is only
         # a correlate ("type 2" for I10) unless it predicted the code most of the time in training.

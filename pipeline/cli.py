@@ -16,6 +16,7 @@ from rich.table import Table
 from pipeline import api
 from pipeline.about import SYSTEMS, __version__
 from pipeline.corpus import CorpusError
+from pipeline.engines import ENGINES
 from pipeline.model import ModelError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
@@ -104,13 +105,19 @@ def predict(
     max_chars: int = typer.Option(api.DEFAULT_MAX_CHARS, "--max-chars", help="Skip notes longer than this."),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Processes scoring in parallel."),
     resume: bool = typer.Option(False, "--resume", "-r", help="Continue an interrupted run into the same OUT."),
+    engine: str = typer.Option("local", "--engine", "-e", help="local (this machine) or dask (a Dask cluster)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address; default: a local cluster of --workers processes."),
 ) -> None:
     """Suggest codes for every note of a file or folder (streaming; bad notes are reported, not fatal)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     if fmt not in ("jsonl", "codiesp"):
         _fail(f"unknown --format {fmt!r} (use jsonl or codiesp)", 2)
-    coder = _load(model) if workers == 1 else None
+    if engine not in ENGINES:
+        _fail(f"unknown --engine {engine!r} (use {' or '.join(ENGINES)})", 2)
+    if scheduler and engine != "dask":
+        _fail("--scheduler needs --engine dask", 2)
+    coder = _load(model) if engine == "local" and workers == 1 else None
     started = time.perf_counter()
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]} notes/s"), TimeElapsedColumn())
@@ -122,8 +129,9 @@ def predict(
 
         try:
             result = api.predict_file(input_path, output, coder, model, top_k=top_k, fmt=fmt, split=split,
-                                      max_chars=max_chars, workers=workers, resume=resume, progress=advance)
-        except (CorpusError, ModelError) as exc:
+                                      max_chars=max_chars, workers=workers, resume=resume, progress=advance,
+                                      engine=engine, scheduler=scheduler)
+        except (CorpusError, ModelError, RuntimeError, OSError) as exc:
             _fail(str(exc))
     rate = result["scored"] / max(result["seconds"], 1e-9)
     resumed = f", {result['resumed']} kept from the earlier run" if result["resumed"] else ""

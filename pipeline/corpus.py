@@ -39,7 +39,7 @@ class Note:
     """A clinical note and, when known, its gold codes per code system (normalised, in order)."""
 
     id: str
-    text: str
+    text: str = field(repr=False)  # PHI: never in a repr, so never in a log or a traceback
     codes: dict[str, list[str]] = field(default_factory=dict)
 
     def gold(self, system: str) -> list[str]:

@@ -89,10 +89,19 @@ def as_notes(value) -> list[str]:
     return list(value)
 
 
+@functools.lru_cache(maxsize=None)
+def _references(note: str) -> tuple[tuple[str, str | None], ...]:
+    """The codes a note names: ``(code or prefix, None)`` or ``(first, last)`` category of a range."""
+    return tuple((match.group(1), match.group(2)) for match in _REF_RE.finditer(note))
+
+
 def _refers_to(note: str, code: str) -> bool:
     """Whether a note names ``code``, by itself, by a prefix (``E08.-``) or in a range (``A00-A09``)."""
-    for match in _REF_RE.finditer(note):
-        start, end = match.group(1), match.group(2)
+    return _names(_references(note), code)
+
+
+def _names(references: tuple[tuple[str, str | None], ...], code: str) -> bool:
+    for start, end in references:
         if end:
             if start[:3] <= code[:3] <= end:
                 return True
@@ -118,6 +127,10 @@ class Excludes1Index:
     def __init__(self, notes: dict[str, list[str]], parents: dict[str, list[str]]):
         self.notes = notes
         self.parents = parents
+        # Per code: its notes with their parsed references and the chapter letters they can name
+        # (None when a range may span letters). Filled on first use: a prediction asks about a
+        # few dozen codes, and the same codes again and again.
+        self._checks: dict[str, list[tuple[str, tuple, frozenset | None]]] = {}
 
     @classmethod
     def from_code_set(cls) -> "Excludes1Index":
@@ -161,11 +174,23 @@ class Excludes1Index:
         """
         out = []
         for a in codes:
-            for note in self.notes_for(a):
+            for note, references, letters in self._checks_of(a):
                 for b in codes:
-                    if b != a and _refers_to(note, b):
+                    if b != a and (letters is None or b[0] in letters) and _names(references, b):
                         out.append({"codes": [a, b], "note": note})
         return out
+
+    def _checks_of(self, code: str) -> list[tuple[str, tuple, frozenset | None]]:
+        checks = self._checks.get(code)
+        if checks is None:
+            checks = []
+            for note in self.notes_for(code):
+                references = _references(note)
+                if references:
+                    spans_letters = any(end and end[0] != start[0] for start, end in references)
+                    checks.append((note, references, None if spans_letters else frozenset(s[0] for s, _ in references)))
+            self._checks[code] = checks
+        return checks
 
 
 class KnowledgeBase:

@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import platform
+import shutil
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from importlib import metadata
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
-from spacy.attrs import IDX, LENGTH
+from spacy.attrs import IDX, LENGTH, SENT_START
 import scipy.sparse as sp
 from sklearn.model_selection import KFold
 
@@ -191,18 +192,23 @@ def merge_lexicons(*lexicons: dict) -> dict:
 def doc_mentions(doc) -> list[Mention]:
     """The mentions of a processed doc as plain :class:`Mention` records."""
     hits_at = doc.user_data.get(HITS_KEY, {})
+    if not hits_at:
+        return []
     status_at = doc.user_data.get(STATUS_KEY, {})
-    sent_starts = [s.start for s in doc.sents]
-    mentions = []
-    # Character offsets from arrays: building Span objects for every mention is slow.
-    offsets = doc.to_array([IDX, LENGTH]).tolist() if hits_at else []
+    # Character offsets and sentence starts from one array: Span and Token objects are slow.
+    rows = doc.to_array([IDX, LENGTH, SENT_START])
+    sent_starts = np.flatnonzero(rows[:, 2] == 1).tolist() or [0]
+    offsets = rows[:, :2].tolist()
     text = doc.text  # built anew on every access: read it once
+    no_status: frozenset[str] = frozenset()
+    mentions = []
     for (start, end), (key, hits) in hits_at.items():
         start_char = offsets[start][0]
         end_char = offsets[end - 1][0] + offsets[end - 1][1]
-        flags = frozenset(status_at.get((start, end), ()))
+        flags = frozenset(status_at[(start, end)]) if (start, end) in status_at else no_status
         sentence = bisect.bisect_right(sent_starts, start) - 1
         for system in SYSTEMS:
+            # Hits come back as plain lists from a serialised doc.
             mine = tuple(h if isinstance(h, CodeHit) else CodeHit(*h) for h in hits if h[1] == system)
             if mine:
                 mentions.append(Mention(start_char, end_char, text[start_char:end_char], end - start,
@@ -463,9 +469,34 @@ class Medcoder:
 
     # ------------------------------------------------------------------- storage
     def save(self, path: str | Path, extra_meta: dict | None = None) -> Path:
-        """Write the model folder (see the module docstring) and its manifest of hashes."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
+        """Write the model folder (see the module docstring) and its manifest of hashes.
+
+        The folder is written beside its destination and moved into place at the end, so an
+        interrupted save leaves the previous model whole, and files of an older format do not
+        linger in the new folder.
+
+        Raises:
+            ModelError: when ``path`` exists and is not a model folder (it is never overwritten).
+        """
+        final = Path(path)
+        if final.exists() and any(final.iterdir()) and not (final / META_FILE).exists():
+            raise ModelError(f"{final}: exists and is not a medcode model folder; choose another --output")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        path = final.with_name(f".{final.name}.partial")
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir()
+        self._write(path, final.name, extra_meta)
+        if final.exists():
+            old = final.with_name(f".{final.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            final.rename(old)
+            path.rename(final)
+            shutil.rmtree(old)
+        else:
+            path.rename(final)
+        return final
+
+    def _write(self, path: Path, name: str, extra_meta: dict | None) -> None:
         save_nlp(self.nlp, path / NLP_DIR)
         note_values, arrays = self.note_model.get_state()
         ranker_values = {}
@@ -483,7 +514,7 @@ class Medcoder:
         _write_json_gz(path / QUERIES_FILE, self.queries)
         _write_json_gz(path / EXCLUDES1_FILE, self.excludes1.to_dict())
         meta = {
-            "name": path.name,
+            "name": name,
             "medcode_version": __version__,
             "model_format": MODEL_FORMAT,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -500,7 +531,6 @@ class Medcoder:
         (path / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         (path / MODEL_CARD_FILE).write_text(model_card(meta), encoding="utf-8")
         self.meta = meta
-        return path
 
     @classmethod
     def load(cls, path: str | Path) -> "Medcoder":

@@ -129,3 +129,18 @@ def test_saved_model_holds_no_pickle(tiny_model_dir):
     with np.load(tiny_model_dir / ARRAYS_FILE, allow_pickle=False) as stored:
         assert all(stored[name].dtype != object for name in stored.files)
     assert not list(tiny_model_dir.rglob("*.pkl")) and not list(tiny_model_dir.rglob("*.joblib"))
+
+
+def test_save_replaces_a_model_folder_whole_and_never_clobbers_other_folders(tiny_model, tmp_path):
+    target = tmp_path / "m"
+    tiny_model.save(target)
+    (target / "stale.bin").write_bytes(b"from an older format")
+    tiny_model.save(target)
+    assert not (target / "stale.bin").exists() and Medcoder.load(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "a.txt").write_text("keep me")
+    with pytest.raises(ModelError, match="not a medcode model folder"):
+        tiny_model.save(other)
+    assert (other / "a.txt").read_text() == "keep me"

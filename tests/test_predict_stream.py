@@ -31,13 +31,43 @@ def test_resume_after_a_torn_write_gives_every_note_once(tiny_model, tmp_path):
     assert killed.read_text() == full.read_text()
 
 
+def mixed_input(path, n, seed):
+    """Good notes with bad rows between them (empty text, broken JSON, no id)."""
+    lines = [json.dumps({"id": note.id, "text": note.text}) for note in synthetic_notes(n, seed=seed)]
+    lines.insert(3, json.dumps({"id": "blank", "text": "  "}))
+    lines.insert(7, '{"id": "torn", "text": "half a ro')
+    lines.insert(9, json.dumps({"text": "no id here"}))
+    path.write_text("\n".join(lines) + "\n")
+
+
 def test_workers_give_the_same_output_as_one_process(tiny_model, tiny_model_dir, tmp_path):
     src = tmp_path / "in.jsonl"
-    write_jsonl(src, synthetic_notes(12, seed=12))
+    mixed_input(src, 12, seed=12)
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
-    api.predict_file(src, one, tiny_model)
-    api.predict_file(src, two, model_dir=tiny_model_dir, workers=2)
-    assert two.read_text() == one.read_text()
+    first = api.predict_file(src, one, tiny_model, batch_size=3)
+    second = api.predict_file(src, two, model_dir=tiny_model_dir, workers=2, batch_size=3)
+    assert two.read_text() == one.read_text() and len(ids(one)) == 12
+    assert (tmp_path / "two.errors.jsonl").read_text() == (tmp_path / "one.errors.jsonl").read_text()
+    assert first["skipped"] == second["skipped"] == 3
+
+
+def test_dask_engine_gives_the_same_output_as_local(tiny_model, tiny_model_dir, tmp_path):
+    src = tmp_path / "in.jsonl"
+    mixed_input(src, 12, seed=15)
+    local, dask = tmp_path / "local.jsonl", tmp_path / "dask.jsonl"
+    api.predict_file(src, local, tiny_model, batch_size=4)
+    result = api.predict_file(src, dask, model_dir=tiny_model_dir, workers=2, batch_size=4, engine="dask")
+    assert dask.read_text() == local.read_text() and result["scored"] == 12 and result["skipped"] == 3
+    errors = [json.loads(line) for line in (tmp_path / "dask.errors.jsonl").read_text().splitlines()]
+    assert [e["id"] for e in errors][0] == "blank" and len(errors) == 3
+
+
+def test_unknown_engine_is_refused(tiny_model_dir, tmp_path):
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, synthetic_notes(2, seed=16))
+    result = CliRunner().invoke(app, ["predict", str(src), "-o", str(tmp_path / "o.jsonl"), "-m", str(tiny_model_dir),
+                                      "--engine", "spark"])
+    assert result.exit_code == 2 and "unknown --engine" in result.output
 
 
 def test_stdin_and_duplicate_ids(tiny_model_dir, tmp_path):

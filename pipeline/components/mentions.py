@@ -179,29 +179,35 @@ def content_windows(doc: Doc, max_words: int, norm=None,
     """
     norm = norm or (lambda orth, vocab: norm_words(vocab.strings[orth]))
     vocab = doc.vocab
-    sentence: list[tuple[int, tuple[str, ...]]] = []
+    # Runs of consecutive content tokens that windows may span: a run ends at a sentence start
+    # and (with ``known``) at a word no lexicon key has, which no window can cross.
+    run: list[tuple[int, tuple[str, ...]]] = []
     rows = doc.to_array([ORTH, IS_PUNCT, IS_SPACE, SENT_START]).tolist() if len(doc) else []
     for i, (orth, is_punct, is_space, sent_start) in enumerate(rows):
-        if sent_start == 1 and sentence:
-            yield from _windows(sentence, max_words, known)
-            sentence = []
+        if sent_start == 1 and run:
+            yield from _windows(run, max_words)
+            run = []
         if not (is_punct or is_space):
             words = norm(orth, vocab)
-            if words:
-                sentence.append((i, words))
-    yield from _windows(sentence, max_words, known)
-
-
-def _windows(sentence: list[tuple[int, tuple[str, ...]]], max_words: int,
-             known: set[str] | None = None) -> Iterator[tuple[int, int, str]]:
-    for a in range(len(sentence)):
-        bag: list[str] = []
-        for b in range(a, min(a + max_words, len(sentence))):
-            words = sentence[b][1]
+            if not words:
+                continue
             if known is not None and not known.issuperset(words):
-                break
-            bag.extend(words)
-            yield sentence[a][0], sentence[b][0] + 1, alias_key(bag)
+                if run:
+                    yield from _windows(run, max_words)
+                    run = []
+                continue
+            run.append((i, words))
+    if run:
+        yield from _windows(run, max_words)
+
+
+def _windows(run: list[tuple[int, tuple[str, ...]]], max_words: int) -> Iterator[tuple[int, int, str]]:
+    for a in range(len(run)):
+        start = run[a][0]
+        bag: set[str] = set()
+        for b in range(a, min(a + max_words, len(run))):
+            bag.update(run[b][1])
+            yield start, run[b][0] + 1, alias_key(bag)
 
 
 def window_keys(doc: Doc, max_words: int) -> set[str]:
