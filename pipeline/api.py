@@ -16,14 +16,12 @@ from pipeline.about import DEFAULT_MODEL_NAME, MODEL_ENV, SYSTEMS
 from pipeline.corpus import DEFAULT_MAX_CHARS, Note, NoteError, check_text, load_notes, read_jsonl, read_notes
 from pipeline.audit import Predictions, audit, paired_comparison, read_gold, read_predictions
 from pipeline.engines import open_engine
-from pipeline.model import Medcoder, ModelError, TrainConfig, note_fingerprint
+from pipeline.model import DEFAULT_TOP_K, Medcoder, ModelError, TrainConfig, note_fingerprint
 
 logger = logging.getLogger(__name__)
 
 #: Notes scored together: large enough to batch the matrix work, small enough to keep memory flat.
 BATCH_SIZE = 256
-#: How deep the ranked list goes when evaluating (MAP looks at the whole list).
-EVAL_DEPTH = 100
 
 
 def default_model_dir() -> Path:
@@ -77,7 +75,7 @@ def _read_done(path: Path) -> set[str]:
 
 
 def predict_file(input_path: str | Path, output: str | Path, model: Medcoder | None = None,
-                 model_dir: str | Path | None = None, top_k: int = 30, fmt: str = "jsonl", split: str | None = None,
+                 model_dir: str | Path | None = None, top_k: int = DEFAULT_TOP_K, fmt: str = "jsonl", split: str | None = None,
                  max_chars: int = DEFAULT_MAX_CHARS, workers: int = 1, resume: bool = False,
                  progress: Callable[[int], None] | None = None, engine: str = "local",
                  scheduler: str | None = None, batch_size: int = BATCH_SIZE) -> dict:
@@ -266,17 +264,21 @@ class TrainingOverlapError(ValueError):
     """The evaluation notes include notes the model was trained on."""
 
 
-def model_predictions(model: Medcoder, notes: list[Note], depth: int = EVAL_DEPTH) -> Predictions:
-    """A model's ranked suggestions for notes, in the form the audit reads."""
+def model_predictions(model: Medcoder, notes: list[Note], top_k: int = DEFAULT_TOP_K) -> Predictions:
+    """A model's suggestions for notes, exactly as ``medcode predict --top-k`` writes them.
+
+    Excluded codes (negated, family history) are not suggestions, so they count as not predicted.
+    """
     preds = Predictions(has_scores=True)
-    for note, by_system in zip(notes, model.rank([n.text for n in notes], depth=depth)):
+    for row in model.predict(notes, top_k=top_k):
         for system in SYSTEMS:
-            suggestions = by_system.get(system, [])
-            preds.ranked[system][note.id] = [x["code"] for x in suggestions]
-            preds.scores[system][note.id] = [x["score"] for x in suggestions]
-            for x in suggestions:
-                if x["evidence"]:
-                    preds.evidence.setdefault((note.id, x["code"]), x["evidence"][0]["text"])
+            preds.ranked[system][row["id"]] = []
+            preds.scores[system][row["id"]] = []
+        for x in row["suggestions"]:
+            preds.ranked[x["system"]][row["id"]].append(x["code"])
+            preds.scores[x["system"]][row["id"]].append(x["score"])
+            if x["evidence"]:
+                preds.evidence.setdefault((row["id"], x["code"]), x["evidence"][0]["text"])
     return preds
 
 
@@ -298,7 +300,7 @@ def load_eval_notes(model: Medcoder, corpus: str | Path, split: str | None, allo
 
 
 def evaluate(model: Medcoder, corpus: str | Path, split: str | None = "dev", allow_overlap: bool = False,
-             threshold: float = 0.5) -> dict:
+             threshold: float = 0.5, top_k: int = DEFAULT_TOP_K) -> dict:
     """Audit a model on a coded corpus (see :mod:`pipeline.audit` for every figure).
 
     Args:
@@ -308,18 +310,20 @@ def evaluate(model: Medcoder, corpus: str | Path, split: str | None = "dev", all
         allow_overlap: score even if some notes were in the model's training data (the result then
             says how many; such figures must not be reported as accuracy).
         threshold: score at which a suggestion counts as assigned, for F1.
+        top_k: suggestions per note and system, as ``medcode predict --top-k`` (the figures are
+            those of the predictions a coder would see).
 
     Returns:
-        ``{system: {"MAP", "P@k", "R@k", "ci95", "at_threshold", "per_code", ...}, "corpus", "notes",
+        ``{"top_k", system: {"MAP", "P@k", "R@k", "ci95", "at_threshold", "per_code", ...}, "corpus", "notes",
         "skipped", "training_overlap"}``.
 
     Raises:
         TrainingOverlapError: when notes overlap the training data and ``allow_overlap`` is false.
     """
     notes, skipped, overlap = load_eval_notes(model, corpus, split, allow_overlap)
-    result = audit(model_predictions(model, notes), _gold_of(notes), threshold=threshold)
+    result = audit(model_predictions(model, notes, top_k), _gold_of(notes), threshold=threshold)
     return {"corpus": f"{Path(corpus).name}:{split}", "notes": len(notes), "skipped": skipped,
-            "training_overlap": overlap, **result}
+            "training_overlap": overlap, "top_k": top_k, **result}
 
 
 def evaluate_predictions(predictions: str | Path, gold: str | Path, split: str | None = None,

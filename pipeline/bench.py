@@ -15,6 +15,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,15 +40,96 @@ def _throughput(fn, texts: list[str], repeat: int = 2) -> float:
 def _child_load_and_predict(model_dir: str, corpus: str, split: str) -> dict:
     """Run in a fresh process: load time and peak memory must not include the parent's."""
     from pipeline.corpus import load_notes
-    from pipeline.model import Medcoder
+    from pipeline.model import DEFAULT_TOP_K, Medcoder
 
     start = time.perf_counter()
     model = Medcoder.load(model_dir)
     load_seconds = time.perf_counter() - start
     notes, _ = load_notes(corpus, split)
-    model.predict(notes, top_k=30)
+    model.predict(notes, top_k=DEFAULT_TOP_K)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"load_seconds": round(load_seconds, 2), "peak_memory_mb": round(peak_mb, 1)}
+
+
+def _child_predict(model_dir: str, input_path: str, output: str, workers: int, engine: str, max_chars: int) -> dict:
+    """Run in a fresh process: one ``medcode predict`` run, its time and peak memory."""
+    from pipeline.api import predict_file
+
+    result = predict_file(input_path, output, model_dir=model_dir, workers=workers, engine=engine,
+                          max_chars=max_chars)
+    figures = {"seconds": result["seconds"], "scored": result["scored"], "skipped": result["skipped"],
+               "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    if workers > 1:  # the largest worker process (the pool is joined, so it counts)
+        figures["peak_worker_memory_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    return figures
+
+
+def _run_child(*args: str) -> dict:
+    child = subprocess.run([sys.executable, "-m", "pipeline.bench", *args], capture_output=True, text=True)
+    if child.returncode != 0:
+        raise RuntimeError(f"benchmark child {args[:2]} failed:\n{child.stderr[-2000:]}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+#: The bad rows mixed into the scale input, one reason each in turn (as ``medcode predict`` sees them).
+_BAD_ROWS = (
+    lambda i: json.dumps({"id": f"bad{i}", "text": "   "}).encode(),                     # empty text
+    lambda i: f'{{"id": "bad{i}", "text": "cut off'.encode(),                            # malformed JSON
+    lambda i: b'{"id": "bad%d", "text": "caf\xe9 au lait"}' % i,                         # not UTF-8
+    lambda i: json.dumps({"id": f"bad{i}", "text": "x" * (SCALE_MAX_CHARS + 1)}).encode(),  # too long
+    lambda i: json.dumps({"id": f"bad{i}"}).encode(),                                    # no text field
+)
+SCALE_MAX_CHARS = 50_000
+
+
+def write_scale_input(path: Path, texts: list[str], good: int, bad: int) -> None:
+    """A JSONL of ``good`` notes (the given texts in turn, unique ids) with ``bad`` bad rows spread in."""
+    every = max(good // max(bad, 1), 1)
+    with path.open("wb") as handle:
+        b = 0
+        for i in range(good):
+            if b < bad and i % every == every // 2:
+                handle.write(_BAD_ROWS[b % len(_BAD_ROWS)](b) + b"\n")
+                b += 1
+            handle.write(json.dumps({"id": f"n{i:06d}", "text": texts[i % len(texts)]}).encode() + b"\n")
+
+
+def scale(model_dir: str, texts: list[str], workdir: Path, sizes=(1_000, 10_000), bad_per_10k: int = 50) -> dict:
+    """Bounded memory, nothing lost, and worker scaling: ``medcode predict`` in fresh processes."""
+    out: dict = {"inputs": {}}
+    for n in sizes:
+        bad = max(1, n * bad_per_10k // 10_000)
+        src, dst = workdir / f"scale-{n}.jsonl", workdir / f"scale-{n}.out.jsonl"
+        write_scale_input(src, texts, n, bad)
+        run = _run_child("--child-predict", model_dir, str(src), str(dst), "1", "local")
+        ids = [json.loads(line)["id"] for line in dst.read_text("utf-8").splitlines()]
+        errors = [json.loads(line) for line in dst.with_name(dst.stem + ".errors.jsonl").read_text("utf-8").splitlines()]
+        out["inputs"][n] = {"bad_rows": bad, **run, "notes_per_s": round(run["scored"] / run["seconds"], 1),
+                            "every_good_note_once": len(ids) == len(set(ids)) == n,
+                            "every_bad_row_reported": len(errors) == bad and all(e.get("error") for e in errors),
+                            "error_reasons": sorted({e["error"].split(":")[0] for e in errors})}
+    small, large = out["inputs"][sizes[0]], out["inputs"][sizes[-1]]
+    out["peak_memory_ratio_largest_to_smallest"] = round(large["peak_memory_mb"] / small["peak_memory_mb"], 3)
+    src = workdir / f"scale-{sizes[0]}.jsonl"
+    for workers in (1, 2):
+        run = _run_child("--child-predict", model_dir, str(src), str(workdir / f"w{workers}.jsonl"), str(workers),
+                         "local")
+        out[f"notes_per_s_{workers}_workers"] = round(run["scored"] / run["seconds"], 1)
+    out["speedup_2_workers"] = round(out["notes_per_s_2_workers"] / out["notes_per_s_1_workers"], 2)
+    return out
+
+
+def dask_agreement(model_dir: str, corpus: str, split: str, workdir: Path) -> dict:
+    """Does ``--engine dask`` (a 2-worker LocalCluster) write what the local engine writes?"""
+    from pipeline.api import predict_file
+
+    local, dask = workdir / "local.jsonl", workdir / "dask.jsonl"
+    predict_file(Path(corpus), local, model_dir=model_dir, split=split)
+    start = time.perf_counter()
+    predict_file(Path(corpus), dask, model_dir=model_dir, split=split, engine="dask", workers=2)
+    a, b = local.read_text("utf-8").splitlines(), dask.read_text("utf-8").splitlines()
+    return {"notes": len(a), "identical_lines": sum(x == y for x, y in zip(a, b)), "same_length": len(a) == len(b),
+            "dask_seconds_incl_cluster_start": round(time.perf_counter() - start, 1)}
 
 
 def evidence_coverage(notes, ranked, k: int = 10) -> dict:
@@ -92,7 +174,7 @@ def run(corpus: str, default_model: str, train_only_model: str, split: str = "de
 
     from pipeline import api
     from pipeline.corpus import Note, load_notes
-    from pipeline.model import Medcoder
+    from pipeline.model import DEFAULT_TOP_K, Medcoder
 
     if not (Path(train_only_model) / "meta.json").exists():
         logger.warning("no %s: training it on %s:train (a few minutes)", train_only_model, corpus)
@@ -128,12 +210,16 @@ def run(corpus: str, default_model: str, train_only_model: str, split: str = "de
     texts = [n.text for n in notes]
     blank = spacy.blank("en")
     base = _throughput(lambda t: list(blank.pipe(t)), texts)
-    ours = _throughput(lambda t: model.predict([Note(str(i), x) for i, x in enumerate(t)], top_k=30), texts)
+    ours = _throughput(lambda t: model.predict([Note(str(i), x) for i, x in enumerate(t)], top_k=DEFAULT_TOP_K), texts)
     report["throughput"] = {"notes": len(texts), "blank_tokenizer_notes_per_s": round(base, 1),
                             "predict_notes_per_s": round(ours, 1), "ratio": round(ours / base, 3)}
     child = subprocess.run([sys.executable, "-m", "pipeline.bench", "--child", default_model, "--corpus", corpus,
                             "--split", split], capture_output=True, text=True, check=True)
     report["default_model"] = json.loads(child.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryDirectory(prefix="medcode-bench-") as workdir:
+        report["scale"] = scale(default_model, texts, Path(workdir))
+        report["dask_vs_local"] = {"split": f"{Path(corpus).name}:{split}",
+                                   **dask_agreement(default_model, corpus, split, Path(workdir))}
     return report
 
 
@@ -144,9 +230,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--default-model", default=None)
     parser.add_argument("--train-only-model", default="models/train-only")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--child-predict", nargs=5, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--output", "-o", default=None, help="Also write the figures as JSON here.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    if args.child_predict:
+        model_dir, src, dst, workers, engine = args.child_predict[0], *args.child_predict[1:]
+        print(json.dumps(_child_predict(model_dir, src, dst, int(workers), engine, SCALE_MAX_CHARS)))
+        return
     if args.child:
         print(json.dumps(_child_load_and_predict(args.child, args.corpus, args.split)))
         return

@@ -17,7 +17,7 @@ from pipeline import api
 from pipeline.about import SYSTEMS, __version__
 from pipeline.corpus import CorpusError
 from pipeline.engines import ENGINES
-from pipeline.model import ModelError
+from pipeline.model import DEFAULT_TOP_K, ModelError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Suggest ICD-10-CM and ICD-10-PCS codes for clinical notes.")
@@ -99,7 +99,7 @@ def predict(
     input_path: str = typer.Argument(..., help="Folder of .txt notes, .jsonl, .csv, a CodiEsp folder, or - (JSONL on stdin)."),
     output: Path = typer.Option(..., "--output", "-o", help="Output JSONL (one line per note)."),
     model: Optional[Path] = ModelOpt,
-    top_k: int = typer.Option(30, "--top-k", "-k", min=1, help="Suggestions per note and code system."),
+    top_k: int = typer.Option(DEFAULT_TOP_K, "--top-k", "-k", min=1, help="Suggestions per note and code system."),
     fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl, or codiesp to also write CodiEsp TSVs."),
     split: Optional[str] = typer.Option(None, "--split", "-s", help="CodiEsp split, for a CodiEsp root."),
     max_chars: int = typer.Option(api.DEFAULT_MAX_CHARS, "--max-chars", help="Skip notes longer than this."),
@@ -190,6 +190,7 @@ def evaluate(
     per_code: Optional[Path] = typer.Option(None, "--csv", help="Write the per-code table as CSV here."),
     threshold: float = typer.Option(0.5, "--threshold", "-t", help="Score at which a suggestion counts as assigned."),
     allow_overlap: bool = typer.Option(False, "--allow-train-overlap", help="Score notes the model was trained on."),
+    top_k: int = typer.Option(DEFAULT_TOP_K, "--top-k", "-k", min=1, help="Suggestions per note and system (with --model), as medcode predict."),
 ) -> None:
     """Audit accuracy: a model on coded notes, or any predictions file against gold codes.
 
@@ -206,7 +207,7 @@ def evaluate(
             if not corpus:
                 _fail("give --corpus (to run a model) or --predictions with --gold", 2)
             coder = _load(model)
-            result = api.evaluate(coder, corpus, split or "dev", allow_overlap, threshold)
+            result = api.evaluate(coder, corpus, split or "dev", allow_overlap, threshold, top_k)
             title = f"medcode evaluation on {result['corpus']} ({result['notes']} notes)"
             if result["training_overlap"]:
                 err_console.print(f"[yellow]warning: {result['training_overlap']} notes were in the training data[/yellow]")

@@ -37,6 +37,17 @@ Task = tuple[list, list[Note]]
 _models: dict[str, Medcoder] = {}
 
 
+def _one_thread_each() -> None:
+    """Pool initializer: N worker processes on N cores must not each start N OpenMP/BLAS threads."""
+    global _limits
+    from threadpoolctl import threadpool_limits
+
+    _limits = threadpool_limits(1)
+
+
+_limits = None
+
+
 def _worker_predict(model_dir: str, notes: list[Note], top_k: int) -> list[dict]:
     model = _models.get(model_dir)
     if model is None:
@@ -89,7 +100,7 @@ class ProcessEngine(Engine):
 
     def __init__(self, model_dir: Path, workers: int):
         self.model_dir, self.workers = str(model_dir), workers
-        self.pool = multiprocessing.get_context("spawn").Pool(workers)
+        self.pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_one_thread_each)
 
     def map(self, tasks, top_k):
         def submit(notes):
@@ -130,7 +141,8 @@ class DaskEngine(Engine):
 
     def map(self, tasks, top_k):
         def submit(notes):
-            # pure=False: two batches never share a result, even with equal contents.
+            # pure=False: two batches never share a result, even with equal contents. (Dask's nanny
+        # already starts each worker with one OpenMP/BLAS thread.)
             return self.client.submit(_worker_predict, self.model_dir, notes, top_k, pure=False).result
         return _in_order(submit, tasks, AHEAD_PER_WORKER * self.workers)
 

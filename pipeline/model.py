@@ -51,6 +51,10 @@ from pipeline.validate import billable_descendants, seventh_completions, specifi
 
 logger = logging.getLogger(__name__)
 
+#: Suggestions per note and code system that ``medcode predict`` writes, and that ``medcode evaluate``
+#: scores, so an audit measures exactly what coders are shown.
+DEFAULT_TOP_K = 30
+
 #: Libraries whose versions a model records and checks on load.
 LIBRARIES = ("medcode", "spacy", "scispacy", "scikit-learn", "numpy", "scipy", "simple-icd-10-cm")
 #: A key linking to more codes than this is too ambiguous to be worth a candidate each.
@@ -427,7 +431,7 @@ class Medcoder:
             **({"demoted": cand.demoted} if cand.demoted else {}),
         }
 
-    def predict(self, notes: Iterable[Note], top_k: int = 30, n_process: int = 1) -> list[dict]:
+    def predict(self, notes: Iterable[Note], top_k: int = DEFAULT_TOP_K, n_process: int = 1) -> list[dict]:
         """Suggestions for notes, in the output format of ``medcode predict`` (one dict per note).
 
         ``top_k`` applies per code system; the list is merged and ordered by score. Codes whose
