@@ -16,7 +16,7 @@ from pipeline.about import DEFAULT_MODEL_NAME, MODEL_ENV, SYSTEMS
 from pipeline.corpus import DEFAULT_MAX_CHARS, Note, NoteError, check_text, load_notes, read_jsonl, read_notes
 from pipeline.audit import Predictions, audit, paired_comparison, read_gold, read_predictions
 from pipeline.engines import open_engine
-from pipeline.model import DEFAULT_TOP_K, Medcoder, ModelError, TrainConfig, note_fingerprint
+from pipeline.model import DEFAULT_TOP_K, Medcoder, TrainConfig, note_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -360,7 +360,7 @@ def compare(a: str | Path, b: str | Path, corpus: str | Path, split: str | None 
 def list_models(folder: str | Path = "models") -> list[dict]:
     """The model folders under ``folder`` with their key figures (from their ``meta.json``)."""
     rows = []
-    for meta_path in sorted(Path(folder).glob(f"*/meta.json")):
+    for meta_path in sorted(Path(folder).glob("*/meta.json")):
         meta = json.loads(meta_path.read_text("utf-8"))
         metrics = meta.get("metrics", {})
         rows.append({"model": str(meta_path.parent), "created": meta.get("created"),

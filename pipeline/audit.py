@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.about import CM, PCS, SYSTEMS
+from pipeline.about import PCS, SYSTEMS
 from pipeline.corpus import guess_system, load_notes, read_gold_tsv
-from pipeline.evaluate import CUTOFFS, average_precision, ranking_metrics
+from pipeline.evaluate import average_precision, ranking_metrics
 from pipeline.kb import normalize_code
 from pipeline.ranker import expected_calibration_error, reliability_table
 

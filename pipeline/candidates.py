@@ -49,8 +49,11 @@ _UNSURE = frozenset({"HYPOTHETICAL", "UNCERTAIN"})
 DEMOTION_FACTOR = 0.2
 #: A learned alias counts as evidence when it predicted its code at least this often in training.
 EVIDENCE_MIN_WEIGHT = 0.6
-#: Link features of a candidate no mention names (in FEATURES order, n_affirmed to first_position).
-_NO_LINK = [0, 0, 0, 0, 0, 0, 0, 0.0, 0, 0, 0.0, 1.0]
+#: Column of each feature.
+_F = {name: i for i, name in enumerate(FEATURES)}
+#: The mention features, n_affirmed to first_position (zero for a candidate no mention names, but
+#: first_position, which is then 1: "at the very end").
+_LINK_SLICE = slice(_F["n_affirmed"], _F["first_position"] + 1)
 _SOURCE_RANK = {s: len(SOURCES) - i for i, s in enumerate(SOURCES)}  # title 3, alias 2, learned 1
 
 
@@ -72,10 +75,9 @@ class Mention:
 
 @dataclass
 class Candidate:
-    """One (note, code) pair with its features and the mentions that support it."""
+    """One (note, code) pair and the mentions that support it (its features are a row of a matrix)."""
 
     code: str
-    features: list[float]
     evidence: list[Mention] = field(default_factory=list)
     source: str = "classifier"
     #: Why the candidate is moved down: all its mentions are negated or about someone else.
@@ -318,8 +320,8 @@ def candidate_features(
     note_words: frozenset[str] = frozenset(),
     n_ridge: int = 40,
     max_candidates: int = 300,
-) -> list[Candidate]:
-    """Propose candidates for one note and system, each with its feature row.
+) -> tuple[list[Candidate], np.ndarray]:
+    """Propose candidates for one note and system, with their feature rows.
 
     Args:
         system: the code system.
@@ -334,7 +336,8 @@ def candidate_features(
         max_candidates: cap per note, keeping the strongest by classifier, links and votes.
 
     Returns:
-        Candidates in no particular order.
+        ``(candidates, features)``: candidates in no particular order and their feature rows
+        (``len(candidates) x len(FEATURES)``, float32, in the same order).
     """
     labels, index = model.labels[system], model.label_index[system]
     prior, cat_prior = model.prior[system], model.category_prior[system]
@@ -373,7 +376,6 @@ def candidate_features(
     ridge_rank = dict(zip(pool, np.where(known, rank_of[safe], -1).tolist()))
     if len(pool) > max_candidates:
         def strength(code: str) -> float:
-            j = index.get(code)
             return ridge[code] + knn_votes.get(code, (0, 0))[0] + 0.5 * bool(linked.get(code))
         pool = sorted(pool, key=strength, reverse=True)[:max_candidates]
 
@@ -385,42 +387,55 @@ def candidate_features(
             cat = category(code, system)
             cat_max[cat] = max(cat_max.get(cat, -1.0), ridge[code])
 
-    out = []
+    # Features column by column for the whole pool (most candidates have no mention: their rows
+    # are note-level signals and code facts), then the mention columns for the linked few.
+    # math.log1p, not numpy's: the values must not depend on how they are computed.
+    n = len(pool)
+    x = np.zeros((n, len(FEATURES)), dtype=np.float64)
+    if not n:
+        return [], x.astype(np.float32)
+    statics = code_info.statics(system, prior, cat_prior)
+    rows = [statics.get(code) or code_info.static(code, system, prior, cat_prior) for code in pool]
     no_rank, length_log = math.log1p(len(labels)), math.log1p(note_length)
     no_vote, unranked = (0.0, 0.0), len(vote_rank) + 10
-    statics = code_info.statics(system, prior, cat_prior)
-    for code in pool:
-        static = statics.get(code)
-        if static is None:
-            static = code_info.static(code, system, prior, cat_prior)
-        prior_log, seen, billable, in_code_set, cat, cat_prior_log, title = static
-        vote, max_sim = knn_votes.get(code, no_vote)
-        links = linked.get(code, ())
-        rank = ridge_rank[code]
-        head = [ridge[code], math.log1p(rank) if rank >= 0 else no_rank, vote, max_sim, prior_log, seen]
-        tail = [child_links.get(code, 0), billable, in_code_set, len(code), cat_max.get(cat, 0.0), cat_prior_log]
-        covered = len(title & note_words)
-        relative = [head[0] / top_ridge, math.log1p(vote_rank.get(code, unranked)),
-                    covered / len(title) if title else 0.0, len(title) - covered]
+    ridge_col = [ridge[code] for code in pool]
+    votes = [knn_votes.get(code, no_vote) for code in pool]
+    titles = [row[6] for row in rows]
+    covered = [len(title & note_words) for title in titles]
+    x[:, _F["ridge_score"]] = ridge_col
+    x[:, _F["ridge_rank"]] = [math.log1p(ridge_rank[code]) if ridge_rank[code] >= 0 else no_rank for code in pool]
+    x[:, [_F["knn_vote"], _F["knn_max_sim"]]] = votes
+    x[:, [_F["prior_log"], _F["seen_in_training"], _F["billable"], _F["in_code_set"]]] = [row[:4] for row in rows]
+    x[:, _F["category_prior_log"]] = [row[5] for row in rows]
+    x[:, _F["category_ridge_max"]] = [cat_max.get(row[4], 0.0) for row in rows]
+    x[:, _F["n_child_links"]] = [child_links.get(code, 0) for code in pool]
+    x[:, _F["code_length"]] = [len(code) for code in pool]
+    x[:, _F["first_position"]] = 1.0
+    x[:, _F["note_length_log"]] = length_log
+    x[:, _F["ridge_relative"]] = [r / top_ridge for r in ridge_col]
+    x[:, _F["knn_rank_log"]] = [math.log1p(vote_rank.get(code, unranked)) for code in pool]
+    x[:, _F["title_coverage"]] = [c / len(t) if t else 0.0 for c, t in zip(covered, titles)]
+    x[:, _F["title_words_missing"]] = [len(t) - c for c, t in zip(covered, titles)]
+
+    out = []
+    best_link_default, link_stats = (model.link_base, 0), model.link_stats
+    for i, code in enumerate(pool):
+        links = linked.get(code)
         if not links:
-            features = head + _NO_LINK + tail + [0, length_log, 0.0, 0.0] + relative
+            cat = rows[i][4]
             source = "related-mention" if child_links.get(code) else (
-                "neighbours" if vote > ridge[code] else "classifier")
+                "neighbours" if votes[i][0] > ridge_col[i] else "classifier")
             # A code the note-level signals propose for a condition the note names only as denied or
             # a relative's ("mother had breast cancer" -> C50.91) is as wrong as the linked code.
             demoted = None
             if category_demoting.get(cat) and cat not in category_affirmed:
                 kinds = " or ".join(sorted(k.lower() for k in category_demoting[cat]))
                 demoted = f"the note mentions this condition only as {kinds}"
-            out.append(Candidate(code, features, [], source, demoted))
+            out.append(Candidate(code, [], source, demoted))
             continue
-        ms = [m for m, _, _ in links]
-        # One pass over the links instead of a generator per feature: this loop runs for every
-        # linked candidate of every note and was the slowest part of prediction.
         affirmed = negated = family = historical = unsure = 0
         best_source, learned_weight, max_words, ambiguity = 0, 0.0, 0, 1 << 30
-        all_dominated, first, sentences = True, note_length, set()
-        best_link, unseen_link, link_stats = None, (model.link_base, 0), model.link_stats
+        all_dominated, first, sentences, best_link = True, note_length, set(), None
         for m, hit, n_hits in links:
             status = m.status
             if not status:
@@ -438,14 +453,14 @@ def candidate_features(
             all_dominated = all_dominated and m.dominated
             first = min(first, m.start)
             sentences.add(m.sentence)
-            stat = link_stats.get((m.key, code), unseen_link)
+            stat = link_stats.get((m.key, code), best_link_default)
             if best_link is None or stat > best_link:
                 best_link = stat
-        features = head + [
-            affirmed, len(ms), negated, family, historical, unsure, best_source, learned_weight, max_words,
-            ambiguity, float(all_dominated), first / max(note_length, 1),
-        ] + tail + [len(sentences), length_log, best_link[0], math.log1p(best_link[1])]
-        features += relative
+        x[i, _LINK_SLICE] = (affirmed, len(links), negated, family, historical, unsure, best_source, learned_weight,
+                             max_words, ambiguity, float(all_dominated), first / max(note_length, 1))
+        x[i, _F["n_sentences"]] = len(sentences)
+        x[i, _F["link_precision"]] = best_link[0]
+        x[i, _F["link_support_log"]] = math.log1p(best_link[1])
         # Evidence is what a coder can check: words that name the code. A learned alias is only
         # a correlate ("type 2" for I10) unless it predicted the code most of the time in training.
         shown = {}
@@ -457,8 +472,8 @@ def candidate_features(
         evidence = [m for _, m in sorted(shown.values(), key=lambda rm: (-rm[0], rm[1].start))]
         source = "mention" if evidence else "related-mention"
         demoted = None
-        if not affirmed and all(m.status & DEMOTING for m in ms):
-            kinds = sorted({k.lower() for m in ms for k in m.status & DEMOTING})
+        if not affirmed and all(m.status & DEMOTING for m, _, _ in links):
+            kinds = sorted({k.lower() for m, _, _ in links for k in m.status & DEMOTING})
             demoted = f"every mention in the note is {' or '.join(kinds)}"
-        out.append(Candidate(code, features, evidence, source, demoted))
-    return out
+        out.append(Candidate(code, evidence, source, demoted))
+    return out, x.astype(np.float32)

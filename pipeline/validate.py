@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import functools
-import re
 from collections import defaultdict
 
 from pipeline.about import CM, PCS, RELEASE
