@@ -211,8 +211,13 @@ class NoteModel:
             ``(ridge, knn)``: per system, ridge a dense ``notes x labels`` array, knn a list (one per
             note) of ``{code: (vote, max_sim)}``.
         """
-        sims = (self._vectors(texts) @ self.train_matrix.T).toarray()
-        ridge = {s: sims @ self.dual[s] for s in SYSTEMS}
+        sparse_sims = (self._vectors(texts) @ self.train_matrix.T).tocsr()
+        # scipy's sparse-dense product walks each row in a fixed order, so a note gets the same
+        # floats whatever the batch it comes in and however many threads run; BLAS's dense product
+        # is 8x faster but its rounding depends on both, which made --workers, Dask and --resume
+        # differ from a plain run in the 4th decimal and in the order of tied codes.
+        ridge = {s: np.asarray(sparse_sims @ self.dual[s]) for s in SYSTEMS}
+        sims = sparse_sims.toarray()
         knn = {s: [] for s in SYSTEMS}
         k = min(self.knn_k, sims.shape[1])
         top = np.argsort(-sims, axis=1, kind="stable")[:, :k]

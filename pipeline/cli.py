@@ -92,6 +92,23 @@ def suggest(
                              for e in sug["evidence"][:3]) or f"({sug['source']})"
         table.add_row(str(rank), sug["code"], sug["system"], f"{sug['score']:.2f}", sug["description"], evidence)
     console.print(table)
+    _print_coder_notes(result)
+
+
+def _print_coder_notes(result: dict) -> None:
+    """What a coder must act on besides the ranking: queries, warnings, conflicts, codes set aside."""
+    for sug in result["suggestions"]:
+        if sug.get("query"):
+            options = ", ".join(o["code"] for o in sug["query"].get("options", [])[:6])
+            console.print(f"[bold]ask[/bold] about {sug['code']}: {sug['query']['question']}"
+                          + (f" ({options})" if options else ""))
+        if sug.get("warning"):
+            console.print(f"[yellow]{sug['code']}[/yellow]: {sug['warning']}")
+    for conflict in result.get("conflicts", []):
+        a, b = conflict["codes"]
+        console.print(f"[red]Excludes1[/red]: {a} and {b} are not reported together ({a} excludes {conflict['note']})")
+    for sug in result.get("excluded", [])[:10]:
+        console.print(f"[dim]set aside {sug['code']} ({sug['description']}): {sug['demoted']}[/dim]")
 
 
 @app.command()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -96,20 +97,25 @@ class InlineEngine(Engine):
 
 
 class ProcessEngine(Engine):
-    """A pool of local worker processes (``spawn``: no state inherited from this process)."""
+    """A pool of local worker processes (``spawn``: no state inherited from this process).
+
+    ``concurrent.futures`` rather than ``multiprocessing.Pool``: when a worker dies (killed, out
+    of memory) the pool is marked broken and the run stops with an error, where ``Pool`` would
+    start a new worker and wait forever for the lost batch.
+    """
 
     def __init__(self, model_dir: Path, workers: int):
         self.model_dir, self.workers = str(model_dir), workers
-        self.pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_one_thread_each)
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_one_thread_each)
 
     def map(self, tasks, top_k):
         def submit(notes):
-            return self.pool.apply_async(_worker_predict, (self.model_dir, notes, top_k)).get
+            return self.pool.submit(_worker_predict, self.model_dir, notes, top_k).result
         return _in_order(submit, tasks, AHEAD_PER_WORKER * self.workers)
 
     def close(self):
-        self.pool.close()
-        self.pool.join()
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class DaskEngine(Engine):

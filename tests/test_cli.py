@@ -29,6 +29,16 @@ def test_suggest_table_and_bad_input(tiny_model_dir, tmp_path):
     assert empty.exit_code == 1 and "stdin: note is empty" in empty.stderr
 
 
+def test_suggest_table_shows_conflicts_and_codes_set_aside(tiny_model_dir, tmp_path):
+    note = tmp_path / "note.txt"
+    note.write_text("The patient presented a right lower lobe pneumonia.\nThe patient presented fever of 39 C.\n"
+                    "No chest pain.")
+    result = runner.invoke(app, ["suggest", str(note), "-m", str(tiny_model_dir)])
+    assert result.exit_code == 0, result.output
+    assert "Excludes1: J18.9 and R50.9 are not reported together" in result.stdout
+    assert "set aside R07.9" in result.stdout and "negated" in result.stdout
+
+
 def test_predict_skips_bad_rows_and_scores_the_rest(tiny_model_dir, tmp_path):
     src = tmp_path / "in.jsonl"
     src.write_text("\n".join([json.dumps({"id": "a", "text": "Pneumonia."}), "oops",

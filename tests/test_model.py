@@ -144,3 +144,27 @@ def test_save_replaces_a_model_folder_whole_and_never_clobbers_other_folders(tin
     with pytest.raises(ModelError, match="not a medcode model folder"):
         tiny_model.save(other)
     assert (other / "a.txt").read_text() == "keep me"
+
+
+def test_scores_do_not_depend_on_the_batch_or_the_thread_count():
+    """--workers, Dask and --resume cut the input into other batches and run other thread counts."""
+    import random
+
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from pipeline.candidates import NoteModel
+
+    # Big enough that a BLAS product would round differently by batch size and thread count.
+    rng = random.Random(3)
+    notes = synthetic_notes(400, seed=30)
+    gold = [{CM: [f"X{rng.randrange(1000):03d}" for _ in range(4)], PCS: [f"0{rng.randrange(300):03d}"]}
+            for _ in notes]
+    model = NoteModel().fit([n.text for n in notes], gold)
+    texts = [n.text for n in synthetic_notes(64, seed=31)]
+    ridge_all, knn_all = model.signals(texts)
+    with threadpool_limits(1):
+        ridge_part, knn_part = model.signals(texts[5:12])
+    for system in ridge_all:
+        assert np.array_equal(ridge_all[system][5:12], ridge_part[system])
+        assert knn_all[system][5:12] == knn_part[system]

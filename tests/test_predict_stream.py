@@ -88,3 +88,29 @@ def test_every_output_line_names_the_code_set_releases(tiny_model, tmp_path):
     api.predict_file(src, out, tiny_model)
     releases = [json.loads(line)["release"] for line in out.read_text().splitlines()]
     assert len(releases) == 3 and all(r["ICD-10-PCS"] == "ICD-10-PCS FY2026" for r in releases)
+
+
+def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_output(tiny_model, tiny_model_dir, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, synthetic_notes(1500, seed=17))
+    full = tmp_path / "full.jsonl"
+    api.predict_file(src, full, tiny_model)
+    out = tmp_path / "killed.jsonl"
+    child = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "predict", str(src), "-o", str(out),
+                              "-m", str(tiny_model_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not out.exists() or out.stat().st_size == 0):
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    written = len(out.read_text().splitlines()) if out.exists() else 0
+    assert 0 < written < 1500, "the run should have been killed part-way"
+    result = api.predict_file(src, out, tiny_model, resume=True)
+    assert result["resumed"] + result["scored"] == 1500
+    assert out.read_text() == full.read_text()
