@@ -266,7 +266,9 @@ def write_per_code_csv(result: dict, path: str | Path) -> None:
 def paired_comparison(a: Predictions, b: Predictions, gold: dict, rounds: int = 2000, seed: int = 0) -> dict:
     """MAP of A and B on the same gold notes, the difference, its 95% interval and a paired bootstrap p-value.
 
-    The p-value is two-sided: how often the resampled difference lands on the other side of zero, doubled.
+    The p-value is two-sided: how often the resampled difference lands on the other side of zero,
+    doubled, counted as ``(k + 1) / (rounds + 1)`` so that no resampling run claims p = 0 (its
+    smallest value is about 2 / rounds).
     """
     rng = np.random.default_rng(seed)
     out = {}
@@ -280,8 +282,9 @@ def paired_comparison(a: Predictions, b: Predictions, gold: dict, rounds: int = 
         idx = rng.integers(0, len(diff), size=(rounds, len(diff)))
         boot = diff[idx].mean(axis=1)
         observed = float(diff.mean())
-        tail = float(np.mean(boot <= 0)) if observed > 0 else float(np.mean(boot >= 0))
+        beyond = int(np.sum(boot <= 0)) if observed > 0 else int(np.sum(boot >= 0))
+        tail = (beyond + 1) / (rounds + 1)
         out[system] = {"MAP_A": float(pa.mean()), "MAP_B": float(pb.mean()), "difference": observed,
                        "ci95": (float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))),
-                       "p_value": min(1.0, 2 * tail), "notes": int(len(diff))}
+                       "p_value": min(1.0, 2 * tail), "bootstrap_rounds": rounds, "notes": int(len(diff))}
     return out

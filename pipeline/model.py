@@ -659,7 +659,7 @@ def manifest(folder: Path) -> dict[str, str]:
 
 
 def verify_manifest(folder: Path, expected: dict[str, str]) -> None:
-    """Refuse a model folder whose files differ from its manifest (before anything is unpickled)."""
+    """Refuse a model folder whose files differ from its manifest (before anything in it is read)."""
     if not expected:
         raise ModelError(f"{folder}: {META_FILE} has no manifest of file hashes; refusing to load")
     actual = manifest(folder)
