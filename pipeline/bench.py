@@ -23,7 +23,6 @@ from pipeline.about import SYSTEMS
 from pipeline.baseline import baseline_rankings
 from pipeline.context_eval import evaluate_context
 from pipeline.evaluate import ranking_metrics
-from pipeline.ranker import expected_calibration_error, reliability_table
 
 logger = logging.getLogger("medcode.bench")
 
@@ -155,25 +154,6 @@ def evidence_coverage(notes, ranked, k: int = 10) -> dict:
     return {f"correct_top{k}_with_evidence": out, "all_spans_slice_the_note": spans_ok}
 
 
-def calibration(notes, ranked, k: int = 30) -> dict:
-    """Reliability of the top-``k`` scores on held-out notes: per score bin, mean score vs precision."""
-    import numpy as np
-
-    out = {}
-    for s in SYSTEMS:
-        scores, labels = [], []
-        for note, r in zip(notes, ranked):
-            gold = set(note.gold(s))
-            for sug in r[s][:k]:
-                scores.append(sug["score"])
-                labels.append(sug["code"] in gold)
-        table = reliability_table(np.array(scores), np.array(labels, dtype=float))
-        out[s] = {"ece": round(expected_calibration_error(table), 4),
-                  "bins": [{**row, "mean_score": round(row["mean_score"], 3), "precision": round(row["precision"], 3)}
-                           for row in table]}
-    return out
-
-
 def run(corpus: str, default_model: str, train_only_model: str, split: str = "dev") -> dict:
     """All benchmark figures as a dict (see the module docstring)."""
     import spacy
@@ -205,7 +185,11 @@ def run(corpus: str, default_model: str, train_only_model: str, split: str = "de
     report["context_rules"] = {"cases": context["cases"], "accuracy": context["accuracy"],
                                "per_status": {k: v["accuracy"] for k, v in context["per_status"].items()}}
     report["evidence"] = evidence_coverage(notes, ranked)
-    report["calibration"] = calibration(notes, ranked)
+    # The audit's reliability table: scores of the suggestions `medcode predict` writes.
+    report["calibration"] = {s: {"ece": round(metrics[s]["calibration"]["ece"], 4),
+                                 "bins": [{**row, "mean_score": round(row["mean_score"], 3),
+                                           "precision": round(row["precision"], 3)}
+                                          for row in metrics[s]["calibration"]["bins"]]} for s in SYSTEMS}
     train_notes, _ = load_notes(corpus, "train")
     baseline = baseline_rankings(train_notes, notes)
     report["baseline_tfidf_logreg"] = {
