@@ -256,18 +256,19 @@ class CodeTable:
     def __init__(self, lookup: Callable[[str], tuple[str, bool, str] | None]):
         self._lookup = lookup
         self._words: dict[str, frozenset[str]] = {}
-        self._statics_key: tuple | None = None
-        self._statics: dict[str, tuple] = {}
+        self._statics: dict[str, tuple[Counter, Counter, dict[str, tuple]]] = {}
 
     def get(self, code: str) -> tuple[str, bool, str] | None:
         return self._lookup(code)
 
     def statics(self, system: str, prior: Counter, cat_prior: Counter) -> dict[str, tuple]:
         """The cache of :meth:`static` rows for one system and its priors."""
-        key = (system, id(prior), id(cat_prior))
-        if self._statics_key != key:
-            self._statics_key, self._statics = key, {}
-        return self._statics
+        # One cache per system, valid for the priors it was made with: training makes new priors
+        # for each fold. They are held, not compared by id, since a freed object's id can return.
+        entry = self._statics.get(system)
+        if entry is None or entry[0] is not prior or entry[1] is not cat_prior:
+            entry = self._statics[system] = (prior, cat_prior, {})
+        return entry[2]
 
     def static(self, code: str, system: str, prior: Counter, cat_prior: Counter) -> tuple:
         """What a note does not change about a code: ``(log prior, seen in training, billable,

@@ -147,8 +147,8 @@ class DaskEngine(Engine):
 
     def map(self, tasks, top_k):
         def submit(notes):
-            # pure=False: two batches never share a result, even with equal contents. (Dask's nanny
-        # already starts each worker with one OpenMP/BLAS thread.)
+            # pure=False: two batches never share a result, even with equal contents. (Dask's
+            # nanny already starts each worker with one OpenMP/BLAS thread.)
             return self.client.submit(_worker_predict, self.model_dir, notes, top_k, pure=False).result
         return _in_order(submit, tasks, AHEAD_PER_WORKER * self.workers)
 

@@ -95,12 +95,8 @@ def _references(note: str) -> tuple[tuple[str, str | None], ...]:
     return tuple((match.group(1), match.group(2)) for match in _REF_RE.finditer(note))
 
 
-def _refers_to(note: str, code: str) -> bool:
-    """Whether a note names ``code``, by itself, by a prefix (``E08.-``) or in a range (``A00-A09``)."""
-    return _names(_references(note), code)
-
-
 def _names(references: tuple[tuple[str, str | None], ...], code: str) -> bool:
+    """Whether references name ``code``, by itself, by a prefix (``E08.-``) or in a range (``A00-A09``)."""
     for start, end in references:
         if end:
             if start[:3] <= code[:3] <= end:
