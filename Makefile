@@ -54,7 +54,7 @@ notebooks: $(DEV_METRICS) ## Execute notebooks/ on the train-only model's dev pr
 	MEDCODE_PREDICTIONS=$(DEV_PREDICTIONS) MEDCODE_METRICS=$(DEV_METRICS) MEDCODE_GOLD=$(CORPUS) MEDCODE_SPLIT=dev \
 	MEDCODE_MODEL=$(TRAIN_ONLY_MODEL) $(BIN)/python notebooks/run.py notebooks/*.ipynb --output-dir $(BUILD)/notebooks
 
-bench: setup $(TRAIN_ONLY_MODEL)/meta.json ## Print accuracy, baseline, recall, calibration, throughput ratio, load time, memory
+bench: setup $(TRAIN_ONLY_MODEL)/meta.json ## Print accuracy, baseline, recall, calibration, speed ratio, load time, memory, 10k-note scale run, workers, Dask agreement
 	$(BIN)/python -m pipeline.bench --corpus $(CORPUS) --train-only-model $(TRAIN_ONLY_MODEL) --output bench.json
 
 clean: ## Remove the virtualenv and built models

@@ -1,10 +1,12 @@
-"""``make bench``: accuracy, candidate recall, throughput ratio, load time and peak memory in one run.
+"""``make bench``: accuracy, candidate recall, throughput ratio, load time, memory and scale in one run.
 
 Throughput is reported as a ratio to bare ``spacy.blank("en")`` tokenization of the same notes in the same
 process, so it holds on a noisy shared machine; absolute figures are printed with the machine's CPU count.
 Accuracy comes from a model trained on CodiEsp train only (built by ``make train`` if missing) and
-evaluated on dev; speed, load time and memory from the default model.
-"""
+evaluated on dev; speed, load time and memory from the default model. The scale section runs
+``medcode predict`` in fresh processes on 1,000 and 10,000 dev notes with bad rows mixed in (every good
+note written once? every bad row reported? peak memory), with 1 and 2 workers, and checks that the Dask
+engine writes what the local engine writes."""
 
 from __future__ import annotations
 
