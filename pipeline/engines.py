@@ -40,13 +40,9 @@ _models: dict[str, Medcoder] = {}
 
 def _one_thread_each() -> None:
     """Pool initializer: N worker processes on N cores must not each start N OpenMP/BLAS threads."""
-    global _limits
     from threadpoolctl import threadpool_limits
 
-    _limits = threadpool_limits(1)
-
-
-_limits = None
+    threadpool_limits(1)  # applies for the life of the process (only an explicit restore undoes it)
 
 
 def _worker_predict(model_dir: str, notes: list[Note], top_k: int) -> list[dict]:
