@@ -9,9 +9,9 @@ MEDCODE := $(BIN)/medcode
 CORPUS := corpora/codiesp
 DEFAULT_MODEL := models/default
 TRAIN_ONLY_MODEL := models/train-only
-SOURCES := $(shell find pipeline -name '*.py' -o -name '*.json' -o -name '*.gz') pyproject.toml
+SOURCES := $(shell find pipeline/medcode -name '*.py' -o -name '*.json' -o -name '*.gz' -o -name '*.j2') pyproject.toml
 
-.PHONY: help setup test train evaluate notebooks bench clean
+.PHONY: help setup test lint train evaluate notebooks bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ $(DEFAULT_MODEL)/meta.json: $(BIN)/medcode $(SOURCES)
 
 test: ## Run the test suite (unit tests on tiny fixtures, one end-to-end test on the default model)
 	$(BIN)/python -m pytest -q
+
+lint: $(BIN)/medcode ## Check the code with ruff (rules in pyproject.toml)
+	$(BIN)/ruff check pipeline tests notebooks/run.py
 
 train: $(TRAIN_ONLY_MODEL)/meta.json ## Train on CodiEsp train only and evaluate on dev (the figures the README reports)
 
@@ -55,7 +58,7 @@ notebooks: $(DEV_METRICS) ## Execute notebooks/ on the train-only model's dev pr
 	MEDCODE_MODEL=$(TRAIN_ONLY_MODEL) $(BIN)/python notebooks/run.py notebooks/*.ipynb --output-dir $(BUILD)/notebooks
 
 bench: setup $(TRAIN_ONLY_MODEL)/meta.json ## Print accuracy, baseline, recall, calibration, speed ratio, load time, memory, 10k-note scale run, workers, Dask agreement
-	$(BIN)/python -m pipeline.bench --corpus $(CORPUS) --train-only-model $(TRAIN_ONLY_MODEL) --output bench.json
+	PYTHONPATH=pipeline $(BIN)/python -m devtools.bench --corpus $(CORPUS) --train-only-model $(TRAIN_ONLY_MODEL) --output bench.json
 
 clean: ## Remove the virtualenv and built models
 	rm -rf $(VENV) $(DEFAULT_MODEL) $(TRAIN_ONLY_MODEL) $(BUILD)

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import random
+import sys
+from pathlib import Path
 
 import pytest
 
-from pipeline.about import CM, PCS
-from pipeline.corpus import Note
-from pipeline.kb import CodeEntry, Excludes1Index, KnowledgeBase, cm_aliases, pcs_aliases
-from pipeline.model import Medcoder, TrainConfig
+# The developer tools (bench, context evaluation) live beside the package, not in it.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "pipeline"))
+
+from medcode.about import CM, PCS
+from medcode.coder import Medcoder
+from medcode.codesets.excludes import Excludes1Index
+from medcode.codesets.kb import CodeEntry, KnowledgeBase, cm_aliases, pcs_aliases
+from medcode.config import TrainConfig
+from medcode.corpus import Note
 
 CM_CODES = {
     "J18.9": "Pneumonia, unspecified organism",

@@ -3,10 +3,10 @@
 import pytest
 import spacy
 
-from pipeline.about import MENTIONS_KEY
-from pipeline.components.context import status
-from pipeline.nlp import build_nlp
-from pipeline.textnorm import alias_key, content_words
+from medcode.about import MENTIONS_KEY
+from medcode.nlp import build_nlp
+from medcode.nlp.context import status
+from medcode.textnorm import alias_key, content_words
 
 PHRASES = {
     "pneumonia": [("J18.9", "ICD-10-CM", "title", 1.0)],
@@ -80,3 +80,17 @@ def test_pipeline_round_trips_through_disk(nlp, tmp_path):
     text = "No evidence of pneumonia. Chest X-ray normal."
     assert mentions(loaded, text) == mentions(nlp, text)
     assert [t.text for t in loaded("IL-2 mediated")] == [t.text for t in nlp("IL-2 mediated")]
+
+
+def test_tokenizer_is_scispacys_and_stores_no_rules(nlp, tmp_path):
+    import spacy
+    from scispacy.custom_tokenizer import combined_rule_tokenizer
+
+    reference = spacy.blank("en")
+    reference.tokenizer = combined_rule_tokenizer(reference)
+    text = "IL-2 and 5mg/kg q.d. x-ray Dr. Smith e.g. 3.5cm (CRP 12mg/L); BP 140/90 mmHg, SpO2 93%."
+    assert [t.text for t in nlp(text)] == [t.text for t in reference(text)]
+    nlp.to_disk(tmp_path / "nlp")
+    assert (tmp_path / "nlp" / "tokenizer").stat().st_size < 200  # a marker, not 4,000 special cases
+    loaded = spacy.load(tmp_path / "nlp")
+    assert [t.text for t in loaded(text)] == [t.text for t in reference(text)]

@@ -1,6 +1,6 @@
 """The assertion-status suite: 165 one-sentence cases written for medcode (corpora/context/cases.tsv)."""
 
-from pipeline.context_eval import evaluate_context, read_cases
+from devtools.context_eval import evaluate_context, read_cases
 
 
 def test_suite_covers_every_status_with_enough_cases():

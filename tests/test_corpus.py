@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from pipeline.about import CM, PCS
-from pipeline.corpus import CorpusError, Note, NoteError, load_notes, read_notes
+from medcode.about import CM, PCS
+from medcode.corpus import CorpusError, Note, NoteError, load_notes, read_notes
 
 
 def test_jsonl_bad_line_is_reported_and_the_rest_is_read(tmp_path):

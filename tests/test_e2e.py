@@ -5,8 +5,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.api import default_model_dir
-from pipeline.cli import app
+from medcode.api import default_model_dir
+from medcode.cli import app
 
 pytestmark = pytest.mark.e2e
 
@@ -59,3 +59,43 @@ def test_context_and_encounter_query_on_the_coder_example(model_dir):
     assert fracture, codes
     assert fracture[0]["query"]["detail"] == "encounter"
     assert "S72.001A" in [o["code"] for o in fracture[0]["query"]["options"]]
+
+
+def test_readme_python_example_runs(model_dir):
+    """The README's Python API example, run as written in a fresh interpreter."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    block = re.search(r"### Python API\n\n```python\n(.*?)```", readme, re.S).group(1)
+    run = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    assert re.match(r"^[A-Z][0-9][0-9A-Z]\.?[0-9A-Z]* 0\.[0-9]+ ", lines[0]), lines
+    assert "ICD-10-CM" in run.stdout and " a " in run.stdout
+
+
+def test_spacy_load_of_the_default_pipeline_in_a_fresh_interpreter(model_dir):
+    import subprocess
+    import sys
+
+    code = ("import spacy, sys; nlp = spacy.load(sys.argv[1]); doc = nlp('Fracture of the right femoral neck.'); "
+            "print(doc._.medcode_suggestions['suggestions'][0]['code'])")
+    run = subprocess.run([sys.executable, "-c", code, str(model_dir / "nlp")], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    import medcode
+
+    expected = medcode.load(model_dir).suggest("Fracture of the right femoral neck.")["suggestions"][0]["code"]
+    assert run.stdout.strip() == expected
+
+
+def test_hiv_disease_is_not_a_radiography_code(model_dir):
+    result = CliRunner().invoke(app, ["suggest", "-", "--json", "-k", "5"],
+                                input="Patient with HIV disease, on antiretroviral therapy, seen for follow-up.")
+    data = json.loads(result.stdout)
+    assert not [s for s in data["suggestions"] if s["code"] == "B20" and s["system"] == "ICD-10-PCS"]
+    shown = CliRunner().invoke(app, ["codes", "show", "B20"])
+    assert shown.exit_code == 0 and "Human immunodeficiency virus" in shown.stdout

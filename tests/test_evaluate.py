@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.evaluate import average_precision, ranking_metrics
+from medcode.evaluation.metrics import average_precision, ranking_metrics
 
 
 def test_average_precision_by_hand():

@@ -3,7 +3,7 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.corpus import Note
+from medcode.corpus import Note
 
 ADVERSARIAL = st.sampled_from([
     "x" * 50_000,                                   # one huge token

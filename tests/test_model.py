@@ -1,12 +1,14 @@
 import json
 
 import pytest
-
-from pipeline.about import CM, META_FILE, ARRAYS_FILE, PCS
-from pipeline.candidates import ancestors
-from pipeline.corpus import Note
-from pipeline.model import Medcoder, ModelError, TrainConfig
 from tests.conftest import synthetic_notes
+
+from medcode.about import ARRAYS_FILE, CM, META_FILE, PCS
+from medcode.coder import Medcoder
+from medcode.codesets.kb import ancestors
+from medcode.config import TrainConfig
+from medcode.corpus import Note
+from medcode.errors import ModelError
 
 
 def test_ancestors_are_the_shorter_codes_a_coder_may_stop_at():
@@ -85,7 +87,7 @@ def test_config_rejects_unknown_keys():
 
 
 def test_mark_dominated_flags_mentions_inside_longer_ones():
-    from pipeline.candidates import Mention, mark_dominated
+    from medcode.mentions import Mention, mark_dominated
 
     def m(start, end, system=CM):
         return Mention(start, end, "x" * (end - start), 1, 0, system, (), frozenset())
@@ -96,7 +98,7 @@ def test_mark_dominated_flags_mentions_inside_longer_ones():
 
 
 def test_feedback_updates_and_adds_notes(tmp_path):
-    from pipeline.api import apply_feedback
+    from medcode.training import apply_feedback
 
     notes = synthetic_notes(3, seed=1)
     first = notes[0]
@@ -153,14 +155,14 @@ def test_scores_do_not_depend_on_the_batch_or_the_thread_count():
     import numpy as np
     from threadpoolctl import threadpool_limits
 
-    from pipeline.candidates import NoteModel
+    from medcode.notemodel import NoteModel
 
     # Big enough that a BLAS product would round differently by batch size and thread count.
     rng = random.Random(3)
     notes = synthetic_notes(400, seed=30)
     gold = [{CM: [f"X{rng.randrange(1000):03d}" for _ in range(4)], PCS: [f"0{rng.randrange(300):03d}"]}
             for _ in notes]
-    model = NoteModel().fit([n.text for n in notes], gold)
+    model = NoteModel(ridge_alpha=0.1, knn_k=10).fit([n.text for n in notes], gold)
     texts = [n.text for n in synthetic_notes(64, seed=31)]
     ridge_all, knn_all = model.signals(texts)
     with threadpool_limits(1):

@@ -2,11 +2,11 @@
 
 import json
 
+from tests.conftest import synthetic_notes
 from typer.testing import CliRunner
 
-from pipeline import api
-from pipeline.cli import app
-from tests.conftest import synthetic_notes
+from medcode.batch.predict import predict_file
+from medcode.cli import app
 
 
 def write_jsonl(path, notes):
@@ -21,12 +21,12 @@ def test_resume_after_a_torn_write_gives_every_note_once(tiny_model, tmp_path):
     src = tmp_path / "in.jsonl"
     write_jsonl(src, synthetic_notes(9, seed=11))
     full = tmp_path / "full.jsonl"
-    api.predict_file(src, full, tiny_model)
+    predict_file(src, full, tiny_model)
     # A run killed mid-write: two whole lines and half of the third.
     lines = full.read_text().splitlines(keepends=True)
     killed = tmp_path / "killed.jsonl"
     killed.write_text("".join(lines[:2]) + lines[2][: len(lines[2]) // 2])
-    result = api.predict_file(src, killed, tiny_model, resume=True)
+    result = predict_file(src, killed, tiny_model, resume=True)
     assert result["resumed"] == 2 and result["scored"] == 7
     assert killed.read_text() == full.read_text()
 
@@ -44,8 +44,8 @@ def test_workers_give_the_same_output_as_one_process(tiny_model, tiny_model_dir,
     src = tmp_path / "in.jsonl"
     mixed_input(src, 12, seed=12)
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
-    first = api.predict_file(src, one, tiny_model, batch_size=3)
-    second = api.predict_file(src, two, model_dir=tiny_model_dir, workers=2, batch_size=3)
+    first = predict_file(src, one, tiny_model, batch_size=3)
+    second = predict_file(src, two, model_dir=tiny_model_dir, workers=2, batch_size=3)
     assert two.read_text() == one.read_text() and len(ids(one)) == 12
     assert (tmp_path / "two.errors.jsonl").read_text() == (tmp_path / "one.errors.jsonl").read_text()
     assert first["skipped"] == second["skipped"] == 3
@@ -55,8 +55,8 @@ def test_dask_engine_gives_the_same_output_as_local(tiny_model, tiny_model_dir, 
     src = tmp_path / "in.jsonl"
     mixed_input(src, 12, seed=15)
     local, dask = tmp_path / "local.jsonl", tmp_path / "dask.jsonl"
-    api.predict_file(src, local, tiny_model, batch_size=4)
-    result = api.predict_file(src, dask, model_dir=tiny_model_dir, workers=2, batch_size=4, engine="dask")
+    predict_file(src, local, tiny_model, batch_size=4)
+    result = predict_file(src, dask, model_dir=tiny_model_dir, workers=2, batch_size=4, engine="dask")
     assert dask.read_text() == local.read_text() and result["scored"] == 12 and result["skipped"] == 3
     errors = [json.loads(line) for line in (tmp_path / "dask.errors.jsonl").read_text().splitlines()]
     assert [e["id"] for e in errors][0] == "blank" and len(errors) == 3
@@ -67,7 +67,7 @@ def test_unknown_engine_is_refused(tiny_model_dir, tmp_path):
     write_jsonl(src, synthetic_notes(2, seed=16))
     result = CliRunner().invoke(app, ["predict", str(src), "-o", str(tmp_path / "o.jsonl"), "-m", str(tiny_model_dir),
                                       "--engine", "spark"])
-    assert result.exit_code == 2 and "unknown --engine" in result.output
+    assert result.exit_code == 2 and "unknown engine" in result.output
 
 
 def test_stdin_and_duplicate_ids(tiny_model_dir, tmp_path):
@@ -85,7 +85,7 @@ def test_every_output_line_names_the_code_set_releases(tiny_model, tmp_path):
     src = tmp_path / "in.jsonl"
     write_jsonl(src, synthetic_notes(3, seed=14))
     out = tmp_path / "out.jsonl"
-    api.predict_file(src, out, tiny_model)
+    predict_file(src, out, tiny_model)
     releases = [json.loads(line)["release"] for line in out.read_text().splitlines()]
     assert len(releases) == 3 and all(r["ICD-10-PCS"] == "ICD-10-PCS FY2026" for r in releases)
 
@@ -100,9 +100,9 @@ def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_output(tiny_model, t
     src = tmp_path / "in.jsonl"
     write_jsonl(src, synthetic_notes(1500, seed=17))
     full = tmp_path / "full.jsonl"
-    api.predict_file(src, full, tiny_model)
+    predict_file(src, full, tiny_model)
     out = tmp_path / "killed.jsonl"
-    child = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "predict", str(src), "-o", str(out),
+    child = subprocess.Popen([sys.executable, "-m", "medcode", "predict", str(src), "-o", str(out),
                               "-m", str(tiny_model_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and (not out.exists() or out.stat().st_size == 0):
@@ -111,6 +111,6 @@ def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_output(tiny_model, t
     child.wait()
     written = len(out.read_text().splitlines()) if out.exists() else 0
     assert 0 < written < 1500, "the run should have been killed part-way"
-    result = api.predict_file(src, out, tiny_model, resume=True)
+    result = predict_file(src, out, tiny_model, resume=True)
     assert result["resumed"] + result["scored"] == 1500
     assert out.read_text() == full.read_text()

@@ -7,7 +7,7 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.isotonic import IsotonicRegression
 
-from pipeline.ranker import CalibratedRanker, TreeEnsemble
+from medcode.ranker import CalibratedRanker, TreeEnsemble
 
 
 def data(n=600, seed=0):
@@ -23,12 +23,14 @@ def test_tree_ensemble_matches_the_classifier():
     model = HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=7, random_state=0).fit(x, y)
     trees = TreeEnsemble.from_classifier(model)
     test, _, _ = data(200, seed=1)
-    assert np.array_equal(trees.predict_proba(test), model.predict_proba(test)[:, 1])
+    # Same trees, same sums, same logistic (scipy's expit): equal up to the last bits of the CPU's exp.
+    np.testing.assert_allclose(trees.predict_proba(test), model.predict_proba(test)[:, 1], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(trees.log_odds(test), model.decision_function(test), rtol=1e-12, atol=1e-12)
 
 
 def test_calibration_matches_isotonic_regression():
     x, y, groups = data()
-    ranker = CalibratedRanker(max_iter=20, max_leaf_nodes=7).fit(x, y, groups, folds=3)
+    ranker = CalibratedRanker(max_iter=20, learning_rate=0.1, max_leaf_nodes=7, seed=0).fit(x, y, groups, folds=3)
     raw = np.linspace(-0.2, 1.2, 301)
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
     iso.X_thresholds_, iso.y_thresholds_ = ranker.calibration_x, ranker.calibration_y
@@ -40,7 +42,7 @@ def test_calibration_matches_isotonic_regression():
 
 def test_state_round_trips_without_pickle():
     x, y, groups = data()
-    ranker = CalibratedRanker(max_iter=20, max_leaf_nodes=7).fit(x, y, groups, folds=3)
+    ranker = CalibratedRanker(max_iter=20, learning_rate=0.1, max_leaf_nodes=7, seed=0).fit(x, y, groups, folds=3)
     values, arrays = ranker.get_state("r")
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
@@ -53,6 +55,6 @@ def test_state_round_trips_without_pickle():
 
 def test_wrong_width_is_refused():
     x, y, groups = data()
-    ranker = CalibratedRanker(max_iter=5, max_leaf_nodes=7).fit(x, y, groups, folds=3)
+    ranker = CalibratedRanker(max_iter=5, learning_rate=0.1, max_leaf_nodes=7, seed=0).fit(x, y, groups, folds=3)
     with pytest.raises(ValueError, match="6 features"):
         ranker.raw(x[:, :5])

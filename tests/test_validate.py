@@ -5,9 +5,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.kb import KnowledgeBase
-from pipeline.validate import search_codes, show_code, specificity_query, validate_codes
+from medcode.cli import app
+from medcode.codesets.kb import KnowledgeBase
+from medcode.codesets.lookup import search_codes, show_code, validate_codes
+from medcode.codesets.queries import specificity_query
 
 
 @pytest.fixture(scope="module")

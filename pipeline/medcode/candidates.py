@@ -1,0 +1,135 @@
+"""Candidate codes for a note: which codes the ranker scores.
+
+Three sources propose codes for each note and code system:
+
+* **links**: mentions the spaCy pipeline found, through the alias lexicon (code-set titles, inclusion
+  terms, and aliases learned from the training notes), plus the ancestors of a linked code that the
+  training corpus uses (coders often stop at a header: ``C50.9`` for a linked ``C50.919``);
+* **classifier**: the top codes of the note model's ridge classifier;
+* **neighbours**: the codes of the most similar training notes.
+
+:func:`propose` gathers them into a :class:`CandidatePool`, the one record the feature builder
+(:mod:`medcode.features`) and the suggestion builder (:mod:`medcode.suggestions`) read.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from medcode.about import FAMILY, NEGATED
+from medcode.codesets.kb import ancestors, category
+from medcode.mentions import Mention
+from medcode.nlp.matcher import CodeHit
+from medcode.notemodel import NoteModel
+
+#: Statuses that mean the condition is not the patient's current one: a code named only under them
+#: is moved down whatever the ranker says (coding a denied or a relative's condition is an error).
+DEMOTING = frozenset({NEGATED, FAMILY})
+
+
+@dataclass(frozen=True)
+class Link:
+    """One mention naming one code.
+
+    Attributes:
+        mention: the mention.
+        hit: the lexicon entry that links it to the code.
+        ambiguity: how many codes the mention's alias names (1: unambiguous).
+    """
+
+    mention: Mention
+    hit: CodeHit
+    ambiguity: int
+
+
+@dataclass
+class CandidatePool:
+    """The candidates of one note and code system, and the signals they were chosen by.
+
+    Attributes:
+        system: the code system.
+        codes: the candidate codes, in a fixed order (feature rows follow it).
+        links: ``{code: [Link, ...]}`` for the codes a mention names.
+        child_links: ``{code: n}``: links to codes below ``code`` (a header of a named code).
+        ridge: the classifier's score of each candidate (0 for codes it does not know).
+        ridge_rank: its rank among the classifier's labels (-1 for codes it does not know).
+        top_ridge: the classifier's best score for the note (at least 1e-6).
+        knn_votes: ``{code: (vote, max similarity)}`` of the neighbours.
+        category_affirmed: categories some affirmed mention names.
+        category_demoting: ``{category: statuses}`` of its negated / family mentions.
+    """
+
+    system: str
+    codes: list[str]
+    links: dict[str, list[Link]]
+    child_links: Counter
+    ridge: dict[str, float]
+    ridge_rank: dict[str, int]
+    top_ridge: float
+    knn_votes: dict[str, tuple[float, float]]
+    category_affirmed: set[str] = field(default_factory=set)
+    category_demoting: dict[str, set[str]] = field(default_factory=dict)
+
+
+def _gather_links(system: str, mentions: list[Mention], index: dict[str, int]) -> tuple:
+    """Links per code, links to codes below each known code, and per category what the note says of it."""
+    links: dict[str, list[Link]] = defaultdict(list)
+    child_links: Counter = Counter()
+    # Per category: was it mentioned as the patient's, and was it mentioned only negated / for a relative?
+    affirmed: set[str] = set()
+    demoting: dict[str, set[str]] = defaultdict(set)
+    for m in mentions:
+        if m.system != system:
+            continue
+        for hit in m.hits:
+            links[hit.code].append(Link(m, hit, len(m.hits)))
+            if hit.source != "learned":
+                cat = category(hit.code, system)
+                if not m.status:
+                    affirmed.add(cat)
+                demoting[cat] |= m.status & DEMOTING
+            for parent in ancestors(hit.code, system):
+                if parent in index:
+                    child_links[parent] += 1
+    return links, child_links, affirmed, demoting
+
+
+def propose(system: str, ridge_row: np.ndarray, knn_votes: dict[str, tuple[float, float]],
+            mentions: list[Mention], model: NoteModel, n_ridge: int, max_candidates: int) -> CandidatePool:
+    """The candidates of one note and code system.
+
+    Args:
+        system: the code system.
+        ridge_row: ridge scores over ``model.labels[system]``.
+        knn_votes: neighbour votes ``{code: (vote, max_sim)}``.
+        mentions: the note's mentions (all systems).
+        model: the fitted note model (labels).
+        n_ridge: how many top classifier labels become candidates (``TrainConfig.ridge_candidates``).
+        max_candidates: cap per note, keeping the strongest by classifier, links and votes
+            (``TrainConfig.max_candidates``).
+    """
+    labels, index = model.labels[system], model.label_index[system]
+    order = np.argsort(-ridge_row, kind="stable")
+    rank_of = np.empty(len(order), dtype=np.int64)
+    rank_of[order] = np.arange(len(order))
+    links, child_links, affirmed, demoting = _gather_links(system, mentions, index)
+
+    codes = [labels[j] for j in order[:n_ridge].tolist()]
+    codes = list(dict.fromkeys(codes + list(knn_votes) + list(links) + list(child_links)))
+    # Read the classifier's score and rank for the pool only, in one numpy step: element-wise
+    # access to the full label arrays was the slowest part of this stage.
+    pool_idx = np.array([index.get(c, -1) for c in codes], dtype=np.int64)
+    known = pool_idx >= 0
+    safe = np.where(known, pool_idx, 0)
+    ridge = dict(zip(codes, np.where(known, ridge_row[safe], 0.0).tolist()))
+    ridge_rank = dict(zip(codes, np.where(known, rank_of[safe], -1).tolist()))
+    if len(codes) > max_candidates:
+        def strength(code: str) -> float:
+            return ridge[code] + knn_votes.get(code, (0, 0))[0] + 0.5 * bool(links.get(code))
+        codes = sorted(codes, key=strength, reverse=True)[:max_candidates]
+    top_ridge = max(float(ridge_row[order[0]]), 1e-6) if len(order) else 1.0
+    return CandidatePool(system, codes, links, child_links, ridge, ridge_rank, top_ridge, knn_votes,
+                         affirmed, demoting)

@@ -1,0 +1,180 @@
+"""The ``Medcoder`` front: load a model, suggest codes for notes, train, save.
+
+Usage::
+
+    import medcode
+    coder = medcode.load()                                   # the default model
+    coder.suggest("Fracture of the right femoral neck.")    # one record
+    coder.suggest_many(frame, text_col="note", id_col="id")  # a DataFrame, one row per suggestion
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from medcode.about import DEFAULT_TOP_K, NLP_DIR
+from medcode.corpus import Note, check_text
+from medcode.errors import InputError
+from medcode.mentions import doc_mentions
+from medcode.nlp import SUGGESTER, load_nlp
+from medcode.nlp.suggester import DEFAULT_SUGGESTIONS
+from medcode.suggestions import Suggester
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class Medcoder:
+    """A trained model: the spaCy pipeline and the learned stages after it.
+
+    Args:
+        nlp: the spaCy pipeline (its ``medcode_suggester`` is added and bound to ``suggester``).
+        suggester: candidates, features, rankers, code table, queries and Excludes1 notes.
+    """
+
+    def __init__(self, nlp, suggester: Suggester):
+        self.nlp = nlp
+        self.suggester = suggester
+        if SUGGESTER not in nlp.pipe_names:
+            nlp.add_pipe(SUGGESTER)
+        nlp.get_pipe(SUGGESTER).bind(suggester)
+
+    @property
+    def meta(self) -> dict:
+        """The model folder's metadata (training data, metrics, release mapping, manifest)."""
+        return self.suggester.meta
+
+    @property
+    def config(self):
+        return self.suggester.config
+
+    # ------------------------------------------------------------------ storage and training
+    @classmethod
+    def load(cls, path: str | Path) -> Medcoder:
+        """Load a model folder after checking every file against its manifest.
+
+        Raises:
+            ModelError: when the folder is missing, a file is missing or altered, or it is of another format.
+        """
+        from medcode.storage import load_suggester, read_meta
+
+        path = Path(path)
+        meta = read_meta(path)
+        return cls(load_nlp(path / NLP_DIR), load_suggester(path, meta))
+
+    def save(self, path: str | Path, extra_meta: dict | None = None) -> Path:
+        """Write the model folder (atomically; see :mod:`medcode.storage`)."""
+        from medcode.storage import save_model
+
+        return save_model(self, path, extra_meta)
+
+    @classmethod
+    def train(cls, notes: list[Note], config=None, progress=None, kb=None) -> Medcoder:
+        """Train on coded notes (see :func:`medcode.training.train_model`)."""
+        from medcode.training import train_model
+
+        return train_model(notes, config, progress, kb)
+
+    # ------------------------------------------------------------------ prediction
+    def rank(self, texts: list[str], depth: int = 100, n_process: int = 1) -> list[dict[str, list[dict]]]:
+        """Rank candidate codes for each text: ``{system: [suggestion, ...]}`` per text, best first.
+
+        Up to ``depth`` codes per system, then up to as many codes set aside (negated, family).
+        """
+        if not texts:
+            return []
+        docs = self.nlp.pipe(texts, batch_size=64, n_process=n_process, disable=[SUGGESTER])
+        return self.suggester.rank(texts, [doc_mentions(d) for d in docs], depth)
+
+    def predict(self, notes: Iterable[Note | str | dict], top_k: int = DEFAULT_TOP_K, n_process: int = 1) -> list[dict]:
+        """Suggestions for notes, in the output format of ``medcode predict`` (one dict per note).
+
+        Args:
+            notes: :class:`Note` objects, ``{"id", "text"}`` dicts, or plain strings (ids ``"1"``, ``"2"``, ...).
+            top_k: suggestions per code system; the list is merged and ordered by score.
+            n_process: processes for the spaCy pipeline.
+
+        Raises:
+            InputError: when a note is not a string, a dict with ``id`` and ``text``, or a Note.
+        """
+        notes = [_as_note(item, i) for i, item in enumerate(notes, start=1)]
+        ranked = self.rank([n.text for n in notes], depth=top_k, n_process=n_process)
+        return [self.suggester.record(note.id, by_system) for note, by_system in zip(notes, ranked)]
+
+    def suggest(self, text: str, top_k: int = DEFAULT_SUGGESTIONS, note_id: str = "note") -> dict:
+        """Suggestions for one note: ``{"id", "suggestions", "excluded", "conflicts", "release"}``.
+
+        Raises:
+            InputError: when the text cannot be scored (not a string, empty, too long), naming the note.
+        """
+        error = check_text(note_id, text)
+        if error:
+            raise InputError(f"{error.id}: {error.reason}")
+        return self.predict([Note(note_id, text)], top_k=top_k)[0]
+
+    def suggest_many(self, notes: Iterable[str] | pd.DataFrame, text_col: str = "text", id_col: str | None = None,
+                     top_k: int = DEFAULT_SUGGESTIONS, as_frame: bool | None = None):
+        """Suggestions for many notes: records, or a pandas DataFrame with one row per suggestion.
+
+        Args:
+            notes: note texts, or a DataFrame with a text column (and optionally an id column).
+            text_col: the DataFrame's text column.
+            id_col: the DataFrame's id column (default: its index).
+            top_k: suggestions per code system.
+            as_frame: return a DataFrame (default: when ``notes`` is one).
+
+        Returns:
+            A list of records (as :meth:`suggest`), or a DataFrame with columns ``id, rank, code,
+            system, score, description, billable, evidence, source, query, warning``.
+
+        Raises:
+            InputError: for a missing column or a note that cannot be scored (named by its id).
+        """
+        frame_in = _is_frame(notes)
+        if frame_in:
+            if text_col not in notes.columns or (id_col and id_col not in notes.columns):
+                missing = text_col if text_col not in notes.columns else id_col
+                raise InputError(f"DataFrame has no column {missing!r} (columns: {', '.join(map(str, notes.columns))})")
+            ids = notes[id_col] if id_col else notes.index
+            items = [Note(str(i), t) for i, t in zip(ids, notes[text_col])]
+        else:
+            items = [_as_note(item, i) for i, item in enumerate(notes, start=1)]
+        for note in items:
+            error = check_text(note.id, note.text)
+            if error:
+                raise InputError(f"{error.id}: {error.reason}")
+        records = self.predict(items, top_k=top_k)
+        return records_frame(records) if (as_frame if as_frame is not None else frame_in) else records
+
+
+def _is_frame(value) -> bool:
+    return type(value).__name__ == "DataFrame" and hasattr(value, "columns")
+
+
+def _as_note(item, number: int) -> Note:
+    if isinstance(item, Note):
+        return item
+    if isinstance(item, str):
+        return Note(str(number), item)
+    if isinstance(item, dict) and "text" in item:
+        return Note(str(item.get("id", number)), item["text"])
+    raise InputError(f"note {number}: expected a string, a {{'id', 'text'}} dict or a Note, got {type(item).__name__}")
+
+
+def records_frame(records: list[dict]) -> pd.DataFrame:
+    """One row per suggestion: id, rank (within its system), code, system, score, description, ..."""
+    import pandas as pd
+
+    rows = []
+    for record in records:
+        rank: dict[str, int] = {}
+        for sug in record["suggestions"]:
+            rank[sug["system"]] = rank.get(sug["system"], 0) + 1
+            rows.append({"id": record["id"], "rank": rank[sug["system"]], "code": sug["code"], "system": sug["system"],
+                         "score": sug["score"], "description": sug["description"], "billable": sug["billable"],
+                         "evidence": "; ".join(e["text"] for e in sug["evidence"]), "source": sug["source"],
+                         "query": (sug.get("query") or {}).get("question"), "warning": sug.get("warning")})
+    columns = ["id", "rank", "code", "system", "score", "description", "billable", "evidence", "source", "query", "warning"]
+    return pd.DataFrame(rows, columns=columns)

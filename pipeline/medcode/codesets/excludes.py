@@ -1,0 +1,122 @@
+"""The Excludes1 notes of ICD-10-CM: which codes cannot be reported together.
+
+Small enough to ship in a model folder (about 2,700 of the tabular's 98,000 nodes carry a note), so a
+prediction checks its suggestions without the code-set package.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+#: A code reference inside an ICD-10-CM note: "(E08.-)", "(P70.2)", "(A00-A09)".
+_REF_RE = re.compile(r"\b([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(?:\.?-)?(?:-([A-Z][0-9][0-9A-Z]))?")
+
+
+def as_notes(value) -> list[str]:
+    """simple-icd-10-cm gives some notes as a list and others as one multi-line string."""
+    if isinstance(value, str):
+        lines = [line.strip() for line in value.splitlines() if line.strip()]
+        return ["; ".join(lines)] if lines else []
+    return list(value)
+
+
+@functools.cache
+def _references(note: str) -> tuple[tuple[str, str | None], ...]:
+    """The codes a note names: ``(code or prefix, None)`` or ``(first, last)`` category of a range."""
+    return tuple((match.group(1), match.group(2)) for match in _REF_RE.finditer(note))
+
+
+def _names(references: tuple[tuple[str, str | None], ...], code: str) -> bool:
+    """Whether references name ``code``, by itself, by a prefix (``E08.-``) or in a range (``A00-A09``)."""
+    for start, end in references:
+        if end:
+            if start[:3] <= code[:3] <= end:
+                return True
+        elif code.startswith(start):
+            return True
+    return False
+
+
+class Excludes1Index:
+    """The Excludes1 notes of ICD-10-CM.
+
+    A note written at a category, block or chapter applies to every code below it, so a code's
+    notes are those of its dotted prefixes plus those of its category's ancestors. Only nodes
+    that carry a note are stored.
+
+    Attributes:
+        notes: ``{node: [note, ...]}`` for the nodes that have Excludes1 notes.
+        parents: ``{category: [block, chapter, ...]}`` for categories whose non-prefix ancestors
+            have notes.
+    """
+
+    def __init__(self, notes: dict[str, list[str]], parents: dict[str, list[str]]):
+        self.notes = notes
+        self.parents = parents
+        # Per code: its notes with their parsed references and the chapter letters they can name
+        # (None when a range may span letters). Filled on first use: a prediction asks about a
+        # few dozen codes, and the same codes again and again.
+        self._checks: dict[str, list[tuple[str, tuple, frozenset | None]]] = {}
+
+    @classmethod
+    def from_code_set(cls) -> Excludes1Index:
+        """Build the index from the ICD-10-CM tabular (simple-icd-10-cm)."""
+        import simple_icd_10_cm as cm  # parsing its XML takes seconds: only when building
+
+        nodes = list(dict.fromkeys(cm.get_all_codes(True)))
+        notes = {}
+        for node in nodes:
+            found = as_notes(cm.get_excludes1(node))
+            if found:
+                notes[node] = found
+        parents = {}
+        for node in nodes:
+            if cm.is_category(node):
+                above = list(dict.fromkeys(a for a in cm.get_ancestors(node) if a in notes and a != node))
+                if above:
+                    parents[node] = above
+        return cls(notes, parents)
+
+    def to_dict(self) -> dict:
+        return {"notes": self.notes, "parents": self.parents}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Excludes1Index:
+        return cls(data["notes"], data["parents"])
+
+    def notes_for(self, code: str) -> list[str]:
+        """Excludes1 notes of a code and of every ancestor, nearest first."""
+        nodes = [code[:i] for i in range(len(code), 2, -1) if code[i - 1] != "."]
+        nodes += self.parents.get(code[:3], [])
+        return [note for node in nodes for note in self.notes.get(node, [])]
+
+    def conflicts(self, codes: list[str]) -> list[dict]:
+        """Pairs of codes that an Excludes1 note says cannot be reported together.
+
+        Args:
+            codes: ICD-10-CM codes with dots (``E11.9``), in any order; repeats count once.
+
+        Returns:
+            ``[{"codes": [a, b], "note": note}]``, one entry per (code whose note it is, code it names).
+        """
+        codes = list(dict.fromkeys(codes))
+        out = []
+        for a in codes:
+            for note, references, letters in self._checks_of(a):
+                for b in codes:
+                    if b != a and (letters is None or b[0] in letters) and _names(references, b):
+                        out.append({"codes": [a, b], "note": note})
+        return out
+
+    def _checks_of(self, code: str) -> list[tuple[str, tuple, frozenset | None]]:
+        checks = self._checks.get(code)
+        if checks is None:
+            checks = []
+            for note in self.notes_for(code):
+                references = _references(note)
+                if references:
+                    spans_letters = any(end and end[0] != start[0] for start, end in references)
+                    checks.append((note, references, None if spans_letters else frozenset(s[0] for s, _ in references)))
+            self._checks[code] = checks
+        return checks

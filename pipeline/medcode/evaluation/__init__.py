@@ -1,0 +1,1 @@
+"""Evaluation: metrics (one implementation each), audits of predictions, HTML reports, the baseline."""

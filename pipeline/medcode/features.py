@@ -1,0 +1,187 @@
+"""The ranker's features: one row per candidate, one named column per feature.
+
+Most candidates have no mention: their rows are note-level signals and code facts, filled column by
+column for the whole pool; the mention columns are then filled for the linked few. Values are computed
+with Python's ``math`` (not numpy's vectorised functions) so they do not depend on how they are
+computed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from medcode.about import FAMILY, HISTORICAL, HYPOTHETICAL, NEGATED, UNCERTAIN
+from medcode.candidates import CandidatePool
+from medcode.codesets.kb import category
+from medcode.nlp.matcher import SOURCES
+from medcode.notemodel import NoteModel
+from medcode.textnorm import content_words, loose_words
+
+#: The columns of a feature row, in order; the model card lists them.
+FEATURES = (
+    "ridge_score", "ridge_rank", "knn_vote", "knn_max_sim", "prior_log", "seen_in_training",
+    "n_affirmed", "n_mentions", "n_negated", "n_family", "n_historical", "n_hypothetical_uncertain",
+    "best_source", "learned_weight", "max_words", "min_ambiguity", "dominated", "first_position",
+    "n_child_links", "billable", "in_code_set", "code_length", "category_ridge_max", "category_prior_log",
+    "n_sentences", "note_length_log", "link_precision", "link_support_log", "ridge_relative", "knn_rank_log",
+    "title_coverage", "title_words_missing",
+)
+#: Column of each feature.
+COLUMN = {name: i for i, name in enumerate(FEATURES)}
+#: Statuses that make a mention a possibility rather than a fact.
+_UNSURE = frozenset({HYPOTHETICAL, UNCERTAIN})
+#: How much a lexicon source is worth: title 3, alias 2, learned 1.
+SOURCE_RANK = {s: len(SOURCES) - i for i, s in enumerate(SOURCES)}
+
+
+class CodeFacts(NamedTuple):
+    """What a note does not change about a code (cached per code and system)."""
+
+    prior_log: float
+    seen_in_training: float
+    billable: float
+    in_code_set: float
+    category: str
+    category_prior_log: float
+    title_words: frozenset[str]
+
+
+class CodeTable:
+    """Read-only view of the code sets for feature building: ``(code, system) -> (billable, title)``.
+
+    Args:
+        lookup: returns ``(billable, title)`` for a code of a system, or ``None`` for a code the
+            release does not have.
+    """
+
+    def __init__(self, lookup: Callable[[str, str], tuple[bool, str] | None]):
+        self._lookup = lookup
+        self._words: dict[tuple[str, str], frozenset[str]] = {}
+        self._facts: dict[str, tuple[Counter, Counter, dict[str, CodeFacts]]] = {}
+
+    def get(self, code: str, system: str) -> tuple[bool, str] | None:
+        return self._lookup(code, system)
+
+    def facts(self, code: str, system: str, prior: Counter, cat_prior: Counter) -> CodeFacts:
+        """The :class:`CodeFacts` of a code, given the priors of the note model in use."""
+        # One cache per system, valid for the priors it was made with: training makes new priors
+        # for each fold. They are held, not compared by id, since a freed object's id can return.
+        entry = self._facts.get(system)
+        if entry is None or entry[0] is not prior or entry[1] is not cat_prior:
+            entry = self._facts[system] = (prior, cat_prior, {})
+        cache = entry[2]
+        found = cache.get(code)
+        if found is None:
+            info = self._lookup(code, system)
+            cat = category(code, system)
+            found = cache[code] = CodeFacts(
+                math.log1p(prior.get(code, 0)), float(code in prior), float(info[0]) if info else 0.0,
+                float(info is not None), cat, math.log1p(cat_prior.get(cat, 0)), self.title_words(code, system))
+        return found
+
+    def title_words(self, code: str, system: str) -> frozenset[str]:
+        """Canonical content words of the title, less the words that only add specificity."""
+        words = self._words.get((code, system))
+        if words is None:
+            info = self._lookup(code, system)
+            words = frozenset(loose_words(content_words(info[1]))) if info else frozenset()
+            self._words[(code, system)] = words
+        return words
+
+
+def feature_matrix(pool: CandidatePool, model: NoteModel, code_info: CodeTable, note_length: int,
+                   note_words: frozenset[str]) -> np.ndarray:
+    """The feature rows of a candidate pool (``len(pool.codes) x len(FEATURES)``, float32)."""
+    codes, system = pool.codes, pool.system
+    x = np.zeros((len(codes), len(FEATURES)), dtype=np.float64)
+    if not codes:
+        return x.astype(np.float32)
+    prior, cat_prior = model.prior[system], model.category_prior[system]
+    facts = [code_info.facts(code, system, prior, cat_prior) for code in codes]
+    _note_columns(x, pool, facts, len(model.labels[system]), note_length, note_words)
+    link_default = (model.link_base, 0)
+    for i, code in enumerate(codes):
+        if pool.links.get(code):
+            _link_columns(x[i], pool, code, note_length, model.link_stats, link_default)
+    return x.astype(np.float32)
+
+
+def _note_columns(x: np.ndarray, pool: CandidatePool, facts: list[CodeFacts], n_labels: int,
+                  note_length: int, note_words: frozenset[str]) -> None:
+    """The columns every candidate has: classifier, neighbours, code facts, title coverage."""
+    codes, ridge, knn = pool.codes, pool.ridge, pool.knn_votes
+    vote_rank = {c: r for r, c in enumerate(sorted(knn, key=lambda c: -knn[c][0]))}
+    cat_max: dict[str, float] = {}
+    for code in codes:
+        if pool.ridge_rank[code] >= 0:
+            cat = category(code, pool.system)
+            cat_max[cat] = max(cat_max.get(cat, -1.0), ridge[code])
+    no_rank, unranked = math.log1p(n_labels), len(vote_rank) + 10
+    ridge_col = [ridge[code] for code in codes]
+    covered = [len(f.title_words & note_words) for f in facts]
+    column = COLUMN
+    x[:, column["ridge_score"]] = ridge_col
+    x[:, column["ridge_rank"]] = [math.log1p(pool.ridge_rank[c]) if pool.ridge_rank[c] >= 0 else no_rank
+                                  for c in codes]
+    x[:, [column["knn_vote"], column["knn_max_sim"]]] = [knn.get(code, (0.0, 0.0)) for code in codes]
+    x[:, column["prior_log"]] = [f.prior_log for f in facts]
+    x[:, column["seen_in_training"]] = [f.seen_in_training for f in facts]
+    x[:, column["billable"]] = [f.billable for f in facts]
+    x[:, column["in_code_set"]] = [f.in_code_set for f in facts]
+    x[:, column["category_prior_log"]] = [f.category_prior_log for f in facts]
+    x[:, column["category_ridge_max"]] = [cat_max.get(f.category, 0.0) for f in facts]
+    x[:, column["n_child_links"]] = [pool.child_links.get(code, 0) for code in codes]
+    x[:, column["code_length"]] = [len(code) for code in codes]
+    x[:, column["first_position"]] = 1.0  # "at the very end": overwritten for linked codes
+    x[:, column["note_length_log"]] = math.log1p(note_length)
+    x[:, column["ridge_relative"]] = [r / pool.top_ridge for r in ridge_col]
+    x[:, column["knn_rank_log"]] = [math.log1p(vote_rank.get(code, unranked)) for code in codes]
+    x[:, column["title_coverage"]] = [c / len(f.title_words) if f.title_words else 0.0
+                                      for c, f in zip(covered, facts)]
+    x[:, column["title_words_missing"]] = [len(f.title_words) - c for c, f in zip(covered, facts)]
+
+
+def _link_columns(row: np.ndarray, pool: CandidatePool, code: str, note_length: int,
+                  link_stats: dict, link_default: tuple[float, int]) -> None:
+    """The mention columns of one linked candidate: counts by status, link quality, position."""
+    counts: Counter = Counter()
+    best_source, learned_weight, max_words, ambiguity = 0, 0.0, 0, 1 << 30
+    all_dominated, first, sentences, best_link = True, note_length, set(), None
+    links = pool.links[code]
+    for link in links:
+        m, hit = link.mention, link.hit
+        if not m.status:
+            counts["affirmed"] += 1
+        else:
+            counts["negated"] += NEGATED in m.status
+            counts["family"] += FAMILY in m.status
+            counts["historical"] += HISTORICAL in m.status
+            counts["unsure"] += not _UNSURE.isdisjoint(m.status)
+        best_source = max(best_source, SOURCE_RANK[hit.source])
+        if hit.source == "learned" and hit.weight > learned_weight:
+            learned_weight = hit.weight
+        max_words = max(max_words, m.words)
+        ambiguity = min(ambiguity, link.ambiguity)
+        all_dominated = all_dominated and m.dominated
+        first = min(first, m.start)
+        sentences.add(m.sentence)
+        stat = link_stats.get((m.key, code), link_default)
+        if best_link is None or stat > best_link:
+            best_link = stat
+    column = COLUMN
+    values = {
+        "n_affirmed": counts["affirmed"], "n_mentions": len(links), "n_negated": counts["negated"],
+        "n_family": counts["family"], "n_historical": counts["historical"],
+        "n_hypothetical_uncertain": counts["unsure"], "best_source": best_source,
+        "learned_weight": learned_weight, "max_words": max_words, "min_ambiguity": ambiguity,
+        "dominated": float(all_dominated), "first_position": first / max(note_length, 1),
+        "n_sentences": len(sentences), "link_precision": best_link[0],
+        "link_support_log": math.log1p(best_link[1]),
+    }
+    for name, value in values.items():
+        row[column[name]] = value

@@ -1,0 +1,85 @@
+"""Mentions as plain records: what the spaCy pipeline found, in the form the later stages read.
+
+:func:`doc_mentions` turns a processed doc (its ``medcode_mentions`` hits and ``medcode_context``
+statuses) into :class:`Mention` records, one per stretch of text and code system.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+import numpy as np
+from spacy.attrs import IDX, LENGTH, SENT_START
+from spacy.tokens import Doc
+
+from medcode.about import SYSTEMS
+from medcode.nlp.context import STATUS_KEY
+from medcode.nlp.matcher import HITS_KEY, CodeHit
+
+
+@dataclass
+class Mention:
+    """A mention reduced to plain data: where it is, what it links to, its assertion status.
+
+    Attributes:
+        start, end: character offsets in the note (``text == note[start:end]``).
+        text: the words of the note.
+        words: tokens in the mention.
+        sentence: index of its sentence.
+        system: the code system of ``hits``.
+        hits: the codes its alias names (:class:`CodeHit`), all of ``system``.
+        status: assertion statuses (empty: affirmed, current, the patient's own).
+        key: the alias key it matched.
+        dominated: whether it lies strictly inside a longer mention of the same system.
+    """
+
+    start: int
+    end: int
+    text: str
+    words: int
+    sentence: int
+    system: str
+    hits: tuple[CodeHit, ...]
+    status: frozenset[str]
+    key: str = ""
+    dominated: bool = False
+
+
+def doc_mentions(doc: Doc) -> list[Mention]:
+    """The mentions of a processed doc as plain :class:`Mention` records."""
+    hits_at = doc.user_data.get(HITS_KEY, {})
+    if not hits_at:
+        return []
+    status_at = doc.user_data.get(STATUS_KEY, {})
+    # Character offsets and sentence starts from one array: Span and Token objects are slow.
+    rows = doc.to_array([IDX, LENGTH, SENT_START])
+    sent_starts = np.flatnonzero(rows[:, 2] == 1).tolist() or [0]
+    offsets = rows[:, :2].tolist()
+    text = doc.text  # built anew on every access: read it once
+    no_status: frozenset[str] = frozenset()
+    mentions = []
+    for (start, end), (key, hits) in hits_at.items():
+        start_char = offsets[start][0]
+        end_char = offsets[end - 1][0] + offsets[end - 1][1]
+        flags = frozenset(status_at[(start, end)]) if (start, end) in status_at else no_status
+        sentence = bisect.bisect_right(sent_starts, start) - 1
+        for system in SYSTEMS:
+            # Hits come back as plain lists from a serialised doc.
+            mine = tuple(h if isinstance(h, CodeHit) else CodeHit(*h) for h in hits if h[1] == system)
+            if mine:
+                mentions.append(Mention(start_char, end_char, text[start_char:end_char], end - start,
+                                        sentence, system, mine, flags, key))
+    mark_dominated(mentions)
+    return mentions
+
+
+def mark_dominated(mentions: list[Mention]) -> None:
+    """Flag mentions that lie strictly inside a longer mention of the same system."""
+    for system in {m.system for m in mentions}:
+        # Sweep by start, longest first: a mention lies inside a longer one iff a mention before it
+        # in this order reaches at least as far (the matcher makes one mention per extent and system).
+        reach = -1
+        for m in sorted((m for m in mentions if m.system == system), key=lambda m: (m.start, -m.end)):
+            m.dominated = reach >= m.end
+            reach = max(reach, m.end)

@@ -1,0 +1,166 @@
+"""``medcode_context``: assertion status of each mention, ConText style, with rules as data.
+
+Each mention gets five flags: ``span._.is_negated``, ``is_historical``, ``is_family``,
+``is_hypothetical`` and ``is_uncertain``. A flag is set when the mention lies in the scope of a
+trigger of that category (rules in ``medcode/data/context_rules.json``), or in a section whose header
+sets it ("Family history:"). A mention inside a trigger phrase (the "history" of "family history of")
+is not in its scope.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc, Span
+from spacy.util import ensure_path
+
+from medcode.about import MENTIONS_KEY, STATUSES
+
+RULES_FILE = "context_rules.json"
+CATEGORIES = STATUSES
+#: Span extension set for each category.
+ATTRS = {c: f"is_{c.lower()}" for c in CATEGORIES}
+
+#: Where a doc keeps ``{(start token, end token): (category, ...)}`` for its mentions.
+STATUS_KEY = "medcode_status"
+
+
+def span_status(span: Span) -> tuple[str, ...]:
+    """The assertion categories of a mention (empty: affirmed, current, the patient's)."""
+    return tuple(span.doc.user_data.get(STATUS_KEY, {}).get((span.start, span.end), ()))
+
+
+def _getter(category: str):
+    return lambda span: category in span_status(span)
+
+
+for _category, _attr in ATTRS.items():
+    if not Span.has_extension(_attr):
+        Span.set_extension(_attr, getter=_getter(_category))
+
+
+def default_rules() -> dict:
+    """The rules shipped with medcode."""
+    return json.loads(resources.files("medcode.data").joinpath(RULES_FILE).read_text("utf-8"))
+
+
+@Language.factory(
+    "medcode_context",
+    assigns=[f"span._.{a}" for a in ATTRS.values()],
+    requires=["doc.spans"],
+    default_config={"spans_key": MENTIONS_KEY},
+)
+def make_context(nlp: Language, name: str, spans_key: str) -> ContextAnnotator:
+    return ContextAnnotator(nlp, name, spans_key=spans_key)
+
+
+class ContextAnnotator:
+    """Rule-based assertion status (stateful: its rules are saved with the pipeline)."""
+
+    def __init__(self, nlp: Language, name: str = "medcode_context", *, spans_key: str = MENTIONS_KEY):
+        self.nlp = nlp
+        self.name = name
+        self.spans_key = spans_key
+        self.rules: dict = {}
+        self._matcher: PhraseMatcher | None = None
+        self._meta: dict[str, tuple[str, str]] = {}
+
+    def initialize(self, get_examples=None, *, nlp: Language | None = None, rules: dict | None = None) -> None:
+        """Load the rules: the given ones, or those shipped with medcode."""
+        self.set_rules(rules or default_rules())
+
+    def set_rules(self, rules: dict) -> None:
+        """Compile a rules object (the layout of ``context_rules.json``)."""
+        self.rules = rules
+        self._matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        self._meta = {}
+
+        def add(label: str, kind: str, direction: str, phrases) -> None:
+            self._meta[label] = (kind, direction)
+            self._matcher.add(label, [self.nlp.make_doc(p) for p in phrases])
+
+        for category, directions in rules["triggers"].items():
+            for direction, phrases in directions.items():
+                if phrases:
+                    add(f"{category}|{direction}", category, direction, phrases)
+        add("PSEUDO", "PSEUDO", "", rules["pseudo"])
+        add("TERMINATE", "TERMINATE", "", rules["terminators"])
+        self._sections = {h.lower(): c for h, c in rules["sections"].items()}
+
+    def _section_status(self, sent: Span) -> tuple[bool, str | None, bool]:
+        """Whether the sentence opens with a known header, the status it sets, and whether the
+        header stands alone (then it rules until the next header; an inline one only its sentence)."""
+        for n in (4, 3, 2, 1):
+            if len(sent) > n and sent[n].text == ":":
+                header = sent[:n].text.lower()
+                if header in self._sections:
+                    alone = all(t.is_space or t.is_punct for t in sent[n + 1:])
+                    return True, self._sections[header], alone
+        return False, None, False
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self._matcher is None:
+            raise ValueError("medcode_context has no rules: call nlp.initialize() or load a saved pipeline")
+        found: dict[tuple[int, int], tuple[str, ...]] = {}
+        doc.user_data[STATUS_KEY] = found
+        mentions = sorted({(s.start, s.end) for s in doc.spans.get(self.spans_key, [])})
+        if not mentions:
+            return doc
+        section, m = None, 0
+        for sent in doc.sents:
+            is_header, status, alone = self._section_status(sent)
+            if is_header:
+                section = status if alone else None
+            first = m
+            while m < len(mentions) and mentions[m][0] < sent.end:
+                m += 1
+            if m > first:
+                found.update(self._annotate(sent, mentions[first:m], status if is_header and not alone else section))
+        return doc
+
+    def _annotate(self, sent: Span, spans: list[tuple[int, int]], section: str | None) -> dict:
+        # The matcher gives doc offsets even when it runs on a sentence; make them sentence offsets.
+        matches = [(self.nlp.vocab.strings[m], s - sent.start, e - sent.start)
+                   for m, s, e in self._matcher(sent, as_spans=False)]
+        # A pseudo-trigger hides the triggers it overlaps ("no change" is not a negation).
+        pseudo = [(s, e) for label, s, e in matches if label == "PSEUDO"]
+        stops = sorted(s for label, s, _ in matches if label == "TERMINATE")
+        triggers = [(self._meta[label], s, e) for label, s, e in matches
+                    if label not in ("PSEUDO", "TERMINATE")
+                    and not any(ps <= s < pe or ps < e <= pe for ps, pe in pseudo)]
+        # Longest match wins: "no history of" is a negation, not also a history.
+        triggers = [t for t in triggers
+                    if not any(o is not t and o[1] <= t[1] and t[2] <= o[2] and (o[2] - o[1]) > (t[2] - t[1])
+                               for o in triggers)]
+        out = {}
+        for start, end in spans:
+            s0, e0 = start - sent.start, end - sent.start
+            flags = {section} if section else set()
+            for (category, direction), ts, te in triggers:
+                if ts < e0 and s0 < te:  # the mention overlaps the trigger itself
+                    continue
+                forward = direction in ("forward", "bidirectional") and te <= s0 and not any(te <= x <= s0 for x in stops)
+                backward = direction in ("backward", "bidirectional") and e0 <= ts and not any(e0 <= x < ts for x in stops)
+                if forward or backward:
+                    flags.add(category)
+            if flags:
+                out[(start, end)] = tuple(c for c in CATEGORIES if c in flags)
+        return out
+
+    def to_disk(self, path, *, exclude=()) -> None:
+        path = ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / RULES_FILE).write_text(json.dumps(self.rules, indent=1), encoding="utf-8")
+
+    def from_disk(self, path, *, exclude=()) -> ContextAnnotator:
+        self.set_rules(json.loads((Path(path) / RULES_FILE).read_text("utf-8")))
+        return self
+
+
+def status(span: Span) -> list[str]:
+    """The assertion categories set on a mention (empty: affirmed, current, the patient's)."""
+    return list(span_status(span))

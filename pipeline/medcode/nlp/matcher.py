@@ -1,0 +1,216 @@
+"""``medcode_mentions``: find diagnosis and procedure mentions by alias lookup.
+
+The lexicon maps an alias key (see :mod:`pipeline.textnorm`) to the codes it names. Every window of
+up to ``max_words`` consecutive content words of a sentence is looked up, so word order and function
+words do not matter. Matches go to ``doc.spans["medcode_mentions"]`` with label ``DIAGNOSIS``, ``PROCEDURE``
+(or both) and ``span._.medcode_codes``: a tuple of :class:`CodeHit`. Overlapping matches are all
+kept; the ranker learns how much a match that a longer one contains is worth.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+from spacy.attrs import IS_PUNCT, IS_SPACE, ORTH, SENT_START
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.util import ensure_path
+
+from medcode.about import CM, MAX_ALIAS_WORDS, MENTIONS_KEY, PCS
+from medcode.textnorm import alias_key, norm_words
+
+LEXICON_FILE = "lexicon.json.gz"
+LABELS = {CM: "DIAGNOSIS", PCS: "PROCEDURE"}
+#: Label of a span whose alias names both diagnosis and procedure codes.
+MIXED_LABEL = "DIAGNOSIS_OR_PROCEDURE"
+#: Where a lexicon entry comes from; the ranker uses it as a feature.
+SOURCES = ("title", "alias", "learned")
+
+
+class CodeHit(NamedTuple):
+    """One code an alias names: its system, the alias source and a weight (precision for learned)."""
+
+    code: str
+    system: str
+    source: str
+    weight: float
+
+
+#: Where a doc keeps ``{(start token, end token): (alias key, hits)}`` for its mentions.
+HITS_KEY = "medcode_hits"
+
+
+def _span_codes(span: Span) -> tuple[CodeHit, ...]:
+    _, hits = span.doc.user_data.get(HITS_KEY, {}).get((span.start, span.end), ("", ()))
+    return tuple(h if isinstance(h, CodeHit) else CodeHit(*h) for h in hits)
+
+
+if not Span.has_extension("medcode_codes"):
+    Span.set_extension("medcode_codes", getter=_span_codes)
+
+
+@Language.factory(
+    "medcode_mentions",
+    assigns=["doc.spans", "span._.medcode_codes"],
+    requires=["token.is_sent_start"],
+    default_config={"max_words": MAX_ALIAS_WORDS},
+)
+def make_mentions(nlp: Language, name: str, max_words: int) -> MentionMatcher:
+    return MentionMatcher(name, max_words=max_words)
+
+
+class MentionMatcher:
+    """Alias-lexicon mention detector (stateful: the lexicon is saved with the pipeline)."""
+
+    def __init__(self, name: str = "medcode_mentions", *, max_words: int = MAX_ALIAS_WORDS):
+        self.name = name
+        self.max_words = max_words
+        # Stored compactly: a code table and, per key, a packed string of "code index,source
+        # index,weight" triples, parsed only when a note hits the key. A model loads ~10x faster
+        # than with one Python object per hit, and most keys are never hit.
+        self._codes: list[tuple[str, str]] = []
+        self._packed: dict[str, str] = {}
+        self._known: set[str] = set()
+        self._parsed: dict[str, tuple[CodeHit, ...]] = {}
+        self._norms: dict[str, str] = {}
+
+    def initialize(self, get_examples=None, *, nlp: Language | None = None,
+                   lexicon: dict[str, Iterable] | None = None) -> None:
+        """Set the lexicon (``{alias key: [(code, system, source, weight), ...]}``)."""
+        if lexicon is not None:
+            self.set_lexicon(lexicon)
+
+    def set_lexicon(self, lexicon: dict[str, Iterable]) -> None:
+        """Replace the lexicon."""
+        index: dict[tuple[str, str], int] = {}
+        packed = {}
+        for key, hits in lexicon.items():
+            parts = []
+            for code, system, source, weight in hits:
+                i = index.setdefault((code, system), len(index))
+                parts.append(f"{i},{SOURCES.index(source)},{weight:g}")
+            packed[key] = ";".join(parts)
+        self._codes = list(index)
+        self._packed = packed
+        self._known = {word for key in packed for word in key.split()}
+        self._parsed = {}
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+    def lookup(self, key: str) -> tuple[CodeHit, ...]:
+        """The codes an alias key names (empty when none)."""
+        hits = self._parsed.get(key)
+        if hits is None:
+            packed = self._packed.get(key)
+            if packed is None:
+                return ()
+            hits = []
+            for part in packed.split(";"):
+                i, source, weight = part.split(",")
+                code, system = self._codes[int(i)]
+                hits.append(CodeHit(code, system, SOURCES[int(source)], float(weight)))
+            hits = self._parsed[key] = tuple(hits)
+        return hits
+
+    def _norm(self, orth: int, vocab) -> tuple[str, ...]:
+        # Token texts repeat a lot across notes; caching their normal form by hash saves most of
+        # the matcher's time.
+        norm = self._norms.get(orth)
+        if norm is None:
+            norm = norm_words(vocab.strings[orth])
+            if len(self._norms) < 500_000:
+                self._norms[orth] = norm
+        return norm
+
+    def __call__(self, doc: Doc) -> Doc:
+        spans, found = [], {}
+        lookup, packed = self.lookup, self._packed
+        for start, end, key in content_windows(doc, self.max_words, self._norm, self._known):
+            if key in packed:
+                hits = lookup(key)
+                found[(start, end)] = (key, hits)
+                spans.append(Span(doc, start, end, label=span_label(hits)))
+        # Codes live in one dict per doc, read by the span extension's getter: cheaper than an
+        # extension value per span, and keyed by token offsets, so each stretch has one entry.
+        doc.user_data[HITS_KEY] = found
+        doc.spans[MENTIONS_KEY] = spans
+        return doc
+
+    def to_bytes(self, *, exclude=()) -> bytes:
+        payload = {"max_words": self.max_words, "codes": self._codes, "words": sorted(self._known),
+                   "lexicon": self._packed}
+        return gzip.compress(json.dumps(payload, separators=(",", ":")).encode("utf-8"), mtime=0)
+
+    def from_bytes(self, data: bytes, *, exclude=()) -> MentionMatcher:
+        payload = json.loads(gzip.decompress(data))
+        self.max_words = payload["max_words"]
+        self._codes = [tuple(c) for c in payload["codes"]]
+        self._packed = payload["lexicon"]
+        self._known = set(payload["words"])
+        self._parsed = {}
+        return self
+
+    def to_disk(self, path, *, exclude=()) -> None:
+        path = ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / LEXICON_FILE).write_bytes(self.to_bytes())
+
+    def from_disk(self, path, *, exclude=()) -> MentionMatcher:
+        return self.from_bytes((Path(path) / LEXICON_FILE).read_bytes())
+
+
+def span_label(hits: tuple[CodeHit, ...]) -> str:
+    """``DIAGNOSIS``, ``PROCEDURE``, or ``DIAGNOSIS_OR_PROCEDURE`` when the alias names both."""
+    systems = {h.system for h in hits}
+    return LABELS[systems.pop()] if len(systems) == 1 else MIXED_LABEL
+
+
+def content_windows(doc: Doc, max_words: int, norm=None,
+                    known: set[str] | None = None) -> Iterator[tuple[int, int, str]]:
+    """Every window of up to ``max_words`` content tokens within a sentence, as (start, end, key).
+
+    Reads token attributes as one array (no Token objects): this loop is the matcher's hot path.
+    With ``known`` (the words of a lexicon), windows stop at a word no key contains: no key can
+    match them, and most words of a note are such words.
+    """
+    norm = norm or (lambda orth, vocab: norm_words(vocab.strings[orth]))
+    vocab = doc.vocab
+    # Runs of consecutive content tokens that windows may span: a run ends at a sentence start
+    # and (with ``known``) at a word no lexicon key has, which no window can cross.
+    run: list[tuple[int, tuple[str, ...]]] = []
+    rows = doc.to_array([ORTH, IS_PUNCT, IS_SPACE, SENT_START]).tolist() if len(doc) else []
+    for i, (orth, is_punct, is_space, sent_start) in enumerate(rows):
+        if sent_start == 1 and run:
+            yield from _windows(run, max_words)
+            run = []
+        if not (is_punct or is_space):
+            words = norm(orth, vocab)
+            if not words:
+                continue
+            if known is not None and not known.issuperset(words):
+                if run:
+                    yield from _windows(run, max_words)
+                    run = []
+                continue
+            run.append((i, words))
+    if run:
+        yield from _windows(run, max_words)
+
+
+def _windows(run: list[tuple[int, tuple[str, ...]]], max_words: int) -> Iterator[tuple[int, int, str]]:
+    for a in range(len(run)):
+        start = run[a][0]
+        bag: set[str] = set()
+        for b in range(a, min(a + max_words, len(run))):
+            bag.update(run[b][1])
+            yield start, run[b][0] + 1, alias_key(bag)
+
+
+def window_keys(doc: Doc, max_words: int) -> set[str]:
+    """All alias keys of a doc's windows: training learns aliases from exactly what the matcher sees."""
+    return {key for _, _, key in content_windows(doc, max_words)}

@@ -1,0 +1,142 @@
+"""The learned ranker: gradient-boosted trees over candidate features, with isotonic calibration.
+
+Calibration is fitted on out-of-fold scores (grouped by note, so a note's candidates are never scored
+by a model that saw that note), so a calibrated 0.8 means "right about 80% of the time" on notes the
+ranker did not learn from.
+
+A fitted ranker is arrays only (tree nodes, isotonic breakpoints), so it is stored with ``numpy.savez``
+and loaded with ``allow_pickle=False``: no pickle, no code run from a model file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.isotonic import IsotonicRegression
+from sklearn.model_selection import GroupKFold, cross_val_predict
+
+from medcode.config import TrainConfig
+from medcode.evaluation.metrics import reliability_table
+
+
+class TreeEnsemble:
+    """The fitted trees of a HistGradientBoostingClassifier, as plain arrays.
+
+    Prediction runs scikit-learn's own compiled tree walker (``TreePredictor``), so scores are the
+    classifier's to the last bit, but what is stored is one structured array of nodes and a few
+    numbers: a model file needs no pickle, and loading it runs no code from the file.
+
+    Args:
+        nodes: every tree's nodes, concatenated (scikit-learn's predictor record dtype).
+        sizes: node count of each tree, in boosting order.
+        baseline: the initial log-odds.
+        n_features: the width of a feature row.
+    """
+
+    def __init__(self, nodes: np.ndarray, sizes: np.ndarray, baseline: float, n_features: int):
+        from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+
+        self.nodes, self.sizes, self.baseline, self.n_features = nodes, sizes, float(baseline), int(n_features)
+        no_categories = np.zeros((0, 8), dtype=np.uint32)
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        self._trees = [TreePredictor(nodes[a:b], no_categories, no_categories) for a, b in zip(bounds[:-1], bounds[1:])]
+        self._no_categories = no_categories
+        self._feature_map = np.zeros(self.n_features, dtype=np.uint32)
+
+    @classmethod
+    def from_classifier(cls, model: HistGradientBoostingClassifier) -> TreeEnsemble:
+        """Take the trees out of a fitted binary classifier without categorical features."""
+        if model.n_trees_per_iteration_ != 1 or model.is_categorical_ is not None and model.is_categorical_.any():
+            raise ValueError("only binary classifiers on numeric features can be exported")
+        trees = [iteration[0].nodes for iteration in model._predictors]
+        return cls(np.concatenate(trees), np.array([len(t) for t in trees], dtype=np.int64),
+                   float(np.ravel(model._baseline_prediction)[0]), model.n_features_in_)
+
+    def log_odds(self, x: np.ndarray) -> np.ndarray:
+        """Raw scores, summed tree by tree in boosting order as scikit-learn does."""
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ValueError(f"expected rows of {self.n_features} features, got shape {x.shape}")
+        out = np.full(len(x), self.baseline)
+        threads = _openmp_effective_n_threads()
+        for tree in self._trees:
+            out += tree.predict(x, self._no_categories, self._feature_map, threads)
+        return out
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Probability of the positive class: ``scipy.special.expit`` of :meth:`log_odds`, as
+        scikit-learn's binomial loss computes it (``1/(1+exp(-x))`` differs in the last bit)."""
+        return expit(self.log_odds(x))
+
+
+class CalibratedRanker:
+    """Scores (note, code) candidates; :meth:`score` is calibrated, :meth:`raw` orders.
+
+    Fitting uses scikit-learn's HistGradientBoostingClassifier and IsotonicRegression; what is
+    kept is their fitted state as arrays (:class:`TreeEnsemble`, the isotonic breakpoints), which
+    is what a model folder stores.
+
+    Args:
+        max_iter: boosting rounds (``TrainConfig.ranker_iter``).
+        learning_rate: shrinkage (``TrainConfig.ranker_learning_rate``).
+        max_leaf_nodes: tree size (``TrainConfig.ranker_leaves``).
+        seed: random state (the trees are deterministic for a given seed).
+    """
+
+    def __init__(self, max_iter: int, learning_rate: float, max_leaf_nodes: int, seed: int):
+        self.params = dict(max_iter=max_iter, learning_rate=learning_rate, max_leaf_nodes=max_leaf_nodes,
+                           l2_regularization=1.0, min_samples_leaf=20, early_stopping=False, random_state=seed)
+        self.trees: TreeEnsemble | None = None
+        #: Isotonic calibration as breakpoints: scores between them are interpolated linearly and
+        #: scores outside are clipped, exactly as IsotonicRegression(out_of_bounds="clip") does.
+        self.calibration_x = np.zeros(0)
+        self.calibration_y = np.zeros(0)
+        self.reliability: list[dict] = []
+
+    @classmethod
+    def from_config(cls, config: TrainConfig) -> CalibratedRanker:
+        """A ranker with the settings of a training config."""
+        return cls(config.ranker_iter, config.ranker_learning_rate, config.ranker_leaves, config.seed)
+
+    def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int = 5) -> CalibratedRanker:
+        """Fit on candidate rows ``x`` with labels ``y`` (1 = gold), grouped by note."""
+        model = HistGradientBoostingClassifier(**self.params)
+        oof = cross_val_predict(model, x, y, groups=groups, cv=GroupKFold(n_splits=folds),
+                                method="predict_proba")[:, 1]
+        calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(oof, y)
+        self.calibration_x, self.calibration_y = calibrator.X_thresholds_, calibrator.y_thresholds_
+        self.reliability = reliability_table(self.score(oof), y)
+        self.trees = TreeEnsemble.from_classifier(model.fit(x, y))
+        return self
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        """Uncalibrated scores: strictly ordered, so use them to rank."""
+        return self.trees.predict_proba(x) if len(x) else np.zeros(0)
+
+    def score(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated probability that a candidate is a gold code, from :meth:`raw` scores."""
+        return np.interp(raw, self.calibration_x, self.calibration_y) if len(raw) else raw
+
+    def get_state(self, prefix: str) -> tuple[dict, dict[str, np.ndarray]]:
+        """JSON-ready settings and named arrays; ``prefix`` keeps names apart in a shared file."""
+        values = {"params": self.params, "reliability": self.reliability, "baseline": self.trees.baseline,
+                  "n_features": self.trees.n_features}
+        arrays = {f"{prefix}_nodes": self.trees.nodes, f"{prefix}_sizes": self.trees.sizes,
+                  f"{prefix}_calibration_x": self.calibration_x, f"{prefix}_calibration_y": self.calibration_y}
+        return values, arrays
+
+    @classmethod
+    def from_state(cls, values: dict, arrays, prefix: str) -> CalibratedRanker:
+        """Rebuild from :meth:`get_state`'s output."""
+        params = values["params"]
+        ranker = cls(params["max_iter"], params["learning_rate"], params["max_leaf_nodes"], params["random_state"])
+        ranker.params, ranker.reliability = values["params"], values["reliability"]
+        ranker.trees = TreeEnsemble(arrays[f"{prefix}_nodes"], arrays[f"{prefix}_sizes"], values["baseline"],
+                                    values["n_features"])
+        ranker.calibration_x = arrays[f"{prefix}_calibration_x"]
+        ranker.calibration_y = arrays[f"{prefix}_calibration_y"]
+        return ranker
+

@@ -1,0 +1,239 @@
+"""From ranked candidates to what a coder sees: evidence, demotion, queries, conflicts, output records.
+
+* :func:`describe` gives each candidate its evidence (the words that name the code), its source, and
+  the reason it is set aside when the note names the condition only as negated or a relative's.
+* :class:`Suggester` runs the learned stages on processed notes (candidates, features, ranker) and
+  writes the output records of ``medcode predict``.
+"""
+
+from __future__ import annotations
+
+import gc
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from medcode.about import CM, RELEASE, SYSTEMS
+from medcode.candidates import DEMOTING, CandidatePool, propose
+from medcode.codesets.excludes import Excludes1Index
+from medcode.config import TrainConfig
+from medcode.features import SOURCE_RANK, CodeTable, feature_matrix
+from medcode.mentions import Mention
+from medcode.notemodel import NoteModel
+from medcode.ranker import CalibratedRanker
+from medcode.textnorm import content_words
+
+#: Score factor for a demoted candidate.
+DEMOTION_FACTOR = 0.2
+#: A learned alias counts as evidence when it predicted its code at least this often in training.
+EVIDENCE_MIN_WEIGHT = 0.6
+
+
+@dataclass
+class Candidate:
+    """One (note, code) pair and the mentions that support it (its features are a row of a matrix)."""
+
+    code: str
+    evidence: list[Mention] = field(default_factory=list)
+    source: str = "classifier"
+    #: Why the candidate is moved down: all its mentions are negated or about someone else.
+    demoted: str | None = None
+
+
+def describe(pool: CandidatePool) -> list[Candidate]:
+    """Evidence, source and demotion of every candidate of a pool, in pool order."""
+    out = []
+    for code in pool.codes:
+        links = pool.links.get(code)
+        if not links:
+            cat = code[:3] if pool.system == CM else code[:4]
+            source = "related-mention" if pool.child_links.get(code) else (
+                "neighbours" if pool.knn_votes.get(code, (0.0, 0.0))[0] > pool.ridge[code] else "classifier")
+            # A code the note-level signals propose for a condition the note names only as denied or
+            # a relative's ("mother had breast cancer" -> C50.91) is as wrong as the linked code.
+            demoted = None
+            if pool.category_demoting.get(cat) and cat not in pool.category_affirmed:
+                kinds = " or ".join(sorted(k.lower() for k in pool.category_demoting[cat]))
+                demoted = f"the note mentions this condition only as {kinds}"
+            out.append(Candidate(code, [], source, demoted))
+            continue
+        # Evidence is what a coder can check: words that name the code. A learned alias is only
+        # a correlate ("type 2" for I10) unless it predicted the code most of the time in training.
+        shown: dict[int, tuple[int, Mention]] = {}
+        for link in links:
+            m, hit = link.mention, link.hit
+            if hit.source != "learned" or hit.weight >= EVIDENCE_MIN_WEIGHT:
+                rank = SOURCE_RANK[hit.source]
+                if shown.get(id(m), (0, m))[0] < rank:
+                    shown[id(m)] = (rank, m)
+        evidence = [m for _, m in sorted(shown.values(), key=lambda rm: (-rm[0], rm[1].start))]
+        demoted = None
+        if all(link.mention.status & DEMOTING for link in links):
+            kinds = sorted({k.lower() for link in links for k in link.mention.status & DEMOTING})
+            demoted = f"every mention in the note is {' or '.join(kinds)}"
+        out.append(Candidate(code, evidence, "mention" if evidence else "related-mention", demoted))
+    return out
+
+
+@contextmanager
+def cyclic_gc_paused():
+    """Pause Python's cyclic garbage collector for one batch.
+
+    Scoring allocates millions of small objects; each allocation burst triggered full collections
+    that walked the model's hundreds of thousands of container objects, a fifth of prediction time.
+    Almost nothing a batch makes is cyclic, and what is gets collected when the pause ends, so
+    memory stays bounded by the batch.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class Suggester:
+    """The learned stages after the spaCy pipeline: candidates, features, ranker, output records.
+
+    Args:
+        note_model: the fitted note model.
+        rankers: one calibrated ranker per code system.
+        codes: ``{(system, code): (billable, title)}`` for every code the model can suggest.
+        config: the training config (candidate settings).
+        meta: the model folder's metadata (release mapping, training data).
+        queries: ``{code: physician query}`` for unspecified and header ICD-10-CM codes, or a
+            callable that returns it when first needed (most predictions need few queries, and load
+            time matters more).
+        excludes1: the Excludes1 index, or a callable that returns it when first needed.
+    """
+
+    def __init__(self, note_model: NoteModel, rankers: dict[str, CalibratedRanker],
+                 codes: dict[tuple[str, str], tuple[bool, str]], config: TrainConfig, meta: dict | None = None,
+                 queries=None, excludes1=None):
+        self.note_model = note_model
+        self.rankers = rankers
+        self.codes = codes
+        self.config = config
+        self.meta = meta or {}
+        self.code_info = CodeTable(lambda code, system: codes.get((system, code)))
+        self._queries = queries if queries is not None else {}
+        self._excludes1 = excludes1 if excludes1 is not None else Excludes1Index({}, {})
+
+    @property
+    def queries(self) -> dict:
+        """``{code: specificity query}`` for the unspecified and header codes the model can suggest."""
+        if callable(self._queries):
+            self._queries = self._queries()
+        return self._queries
+
+    @property
+    def excludes1(self) -> Excludes1Index:
+        """The ICD-10-CM Excludes1 notes of the release the model was built with."""
+        if callable(self._excludes1):
+            self._excludes1 = self._excludes1()
+        return self._excludes1
+
+    def rank(self, texts: list[str], mentions: list[list[Mention]], depth: int) -> list[dict[str, list[dict]]]:
+        """Rank candidate codes for processed notes.
+
+        Args:
+            texts: note texts.
+            mentions: each note's mentions (:func:`medcode.mentions.doc_mentions`).
+            depth: how many codes per system to keep (and, after them, up to as many demoted ones).
+
+        Returns:
+            One ``{system: [suggestion, ...]}`` per text, best first (see :meth:`suggestion`).
+        """
+        if not texts:
+            return []
+        with cyclic_gc_paused():
+            ridge, knn = self.note_model.signals(texts)
+            words = [frozenset(content_words(t)) for t in texts]
+            results: list[dict[str, list[dict]]] = [{} for _ in texts]
+            for s in SYSTEMS:
+                pools = [propose(s, ridge[s][i], knn[s][i], mentions[i], self.note_model,
+                                 self.config.ridge_candidates, self.config.max_candidates) for i in range(len(texts))]
+                x = np.concatenate([feature_matrix(pool, self.note_model, self.code_info, len(texts[i]), words[i])
+                                    for i, pool in enumerate(pools)])
+                self._rank_system(s, pools, x, depth, results)
+        return results
+
+    def _rank_system(self, system: str, pools: list[CandidatePool], x: np.ndarray, depth: int,
+                     results: list[dict[str, list[dict]]]) -> None:
+        per_note = [describe(pool) for pool in pools]
+        raw = self.rankers[system].raw(x)
+        score = self.rankers[system].score(raw)
+        demoted = np.array([c.demoted is not None for cands in per_note for c in cands], dtype=bool)
+        raw[demoted] *= DEMOTION_FACTOR
+        score[demoted] *= DEMOTION_FACTOR
+        offset = 0
+        for i, cands in enumerate(per_note):
+            n = len(cands)
+            # Demoted candidates go after the others, whatever their score, and do not take
+            # their places: up to `depth` of each.
+            order = np.argsort(-raw[offset:offset + n], kind="stable")
+            flags = demoted[offset:offset + n][order]
+            order = np.concatenate([order[~flags][:depth], order[flags][:depth]])
+            results[i][system] = [self.suggestion(cands[j], system, float(score[offset + j])) for j in order]
+            offset += n
+
+    def suggestion(self, cand: Candidate, system: str, score: float) -> dict:
+        """The output record of one suggested code (see the README's Output section)."""
+        info = self.codes.get((system, cand.code))
+        billable, title = info if info else (False, "")
+        warning = None
+        if not title:
+            warning = f"not a code in {RELEASE[system]}: the training corpus uses it; validate before reporting"
+        elif not billable:
+            warning = "header or partial code: not billable as it stands"
+        query = self.queries.get(cand.code) if system == CM else None
+        current = self.meta.get("release_mapping", {}).get("mapped", {}).get(cand.code) if system == CM else None
+        return {
+            "code": cand.code,
+            "system": system,
+            "score": round(score, 4),
+            "description": title or "(not in this release)",
+            "billable": billable,
+            **({"warning": warning} if warning else {}),
+            **({"current_code": current} if current else {}),
+            **({"query": query} if query else {}),
+            "evidence": [{"start": m.start, "end": m.end, "text": m.text, **({"status": sorted(m.status)} if m.status else {})}
+                         for m in cand.evidence],
+            "source": cand.source,
+            **({"demoted": cand.demoted} if cand.demoted else {}),
+        }
+
+    def record(self, note_id: str, by_system: dict[str, list[dict]]) -> dict:
+        """One note's output line: suggestions by score, codes set aside, Excludes1 conflicts, releases.
+
+        Codes whose every mention is negated or about a relative are not suggested: they are listed
+        under ``excluded`` with the reason, so a coder sees what was set aside and why.
+        """
+        merged = [sug for s in SYSTEMS for sug in by_system.get(s, [])]
+        merged.sort(key=lambda sug: -sug["score"])
+        suggestions = [sug for sug in merged if "demoted" not in sug]
+        return {"id": note_id,
+                "suggestions": suggestions,
+                "excluded": [sug for sug in merged if "demoted" in sug],
+                "conflicts": self.mark_conflicts(suggestions),
+                "release": RELEASE}
+
+    def mark_conflicts(self, suggestions: list[dict]) -> list[dict]:
+        """Excludes1 pairs among the suggested diagnoses.
+
+        Each suggestion in a pair gets ``excludes1``: the codes it cannot be reported with. The
+        pair stays in the list: which one the note supports is the coder's call, and the scores
+        say which the model prefers.
+        """
+        conflicts = self.excludes1.conflicts([sug["code"] for sug in suggestions if sug["system"] == CM])
+        partners: dict[str, list[str]] = {}
+        for conflict in conflicts:
+            a, b = conflict["codes"]
+            partners.setdefault(a, []).append(b)
+            partners.setdefault(b, []).append(a)
+        for sug in suggestions:
+            if sug["code"] in partners and sug["system"] == CM:
+                sug["excludes1"] = sorted(set(partners[sug["code"]]))
+        return conflicts
