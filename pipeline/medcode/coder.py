@@ -47,6 +47,13 @@ class Medcoder:
         return self.suggester.meta
 
     @property
+    def model_id(self) -> str:
+        """SHA-256 of the model folder's manifest (see :func:`medcode.storage.model_id`)."""
+        from medcode.storage import model_id
+
+        return model_id(self.meta)
+
+    @property
     def config(self):
         return self.suggester.config
 

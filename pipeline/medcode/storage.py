@@ -92,6 +92,15 @@ def manifest(folder: Path) -> dict[str, str]:
             if p.is_file() and p.name not in (META_FILE, MODEL_CARD_FILE)}
 
 
+def model_id(meta: dict) -> str:
+    """The model's identity: SHA-256 of its manifest (every file's hash), as hex.
+
+    Two folders with the same id hold the same bytes; outputs and decisions record it.
+    """
+    canonical = json.dumps(meta.get("manifest", {}), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def verify_manifest(folder: Path, expected: dict[str, str]) -> None:
     """Refuse a model folder whose files differ from its manifest (before anything in it is read)."""
     if not expected:
