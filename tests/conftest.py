@@ -70,18 +70,36 @@ def synthetic_notes(n: int, seed: int = 0) -> list[Note]:
 TINY_CONFIG = TrainConfig(folds=2, ranker_iter=40, ridge_candidates=10)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_installed_releases(tmp_path_factory):
+    """Every test runs with no code-set release installed (an empty $MEDCODE_HOME) and none chosen by the
+    environment, whatever the developer's machine has: the bundled release is the default."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MEDCODE_HOME", str(tmp_path_factory.mktemp("medcode-home")))
+        patch.delenv("MEDCODE_RELEASE", raising=False)
+        patch.delenv("MEDCODE_DATE_OF_SERVICE", raising=False)
+        yield
+
+
 @pytest.fixture(scope="session")
 def kb() -> KnowledgeBase:
     return tiny_kb()
 
 
 @pytest.fixture(scope="session")
-def tiny_model(kb) -> Medcoder:
-    return Medcoder.train(synthetic_notes(60), TINY_CONFIG, kb=kb)
+def tiny_model_dir(kb, tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "tiny"
+    Medcoder.train(synthetic_notes(60), TINY_CONFIG, kb=kb).save(path)
+    return path
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir(tiny_model, tmp_path_factory):
-    path = tmp_path_factory.mktemp("models") / "tiny"
-    tiny_model.save(path)
-    return path
+def tiny_model(tiny_model_dir) -> Medcoder:
+    """The tiny model as loaded from its folder, so its model id is the folder's. (Saving a model to another
+    folder makes it that folder's model: tests that save take their own copy, see ``fresh_tiny_model``.)"""
+    return Medcoder.load(tiny_model_dir)
+
+
+@pytest.fixture
+def fresh_tiny_model(tiny_model_dir) -> Medcoder:
+    return Medcoder.load(tiny_model_dir)

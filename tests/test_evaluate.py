@@ -29,3 +29,13 @@ def test_map_matches_an_independent_computation():
     y_true = [int(c in gold) for c in ranked]
     y_score = list(range(len(ranked), 0, -1))  # strictly decreasing: no ties
     assert average_precision(ranked, gold) == pytest.approx(average_precision_score(y_true, y_score))
+
+
+def test_f1_by_hand_including_a_single_code():
+    from medcode.evaluation.metrics import set_f1
+
+    one = set_f1({("a", "X")}, {("a", "X"), ("b", "X")})
+    assert abs(one["precision"] - 1.0) < 1e-9 and abs(one["recall"] - 0.5) < 1e-9 and abs(one["f1"] - 2 / 3) < 1e-9
+    two = set_f1({("a", "X"), ("a", "Y")}, {("a", "X"), ("b", "Z")})
+    # X: F1 1; Y: predicted, never gold, F1 0; Z: gold, never predicted, F1 0.
+    assert abs(two["f1"] - 0.5) < 1e-9 and abs(two["macro_f1"] - 1 / 3) < 1e-9

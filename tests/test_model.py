@@ -133,19 +133,42 @@ def test_saved_model_holds_no_pickle(tiny_model_dir):
     assert not list(tiny_model_dir.rglob("*.pkl")) and not list(tiny_model_dir.rglob("*.joblib"))
 
 
-def test_save_replaces_a_model_folder_whole_and_never_clobbers_other_folders(tiny_model, tmp_path):
+def test_save_replaces_a_model_folder_whole_and_never_clobbers_other_folders(fresh_tiny_model, tmp_path):
+    tiny_model = fresh_tiny_model
+    from medcode.errors import OutputError
+
     target = tmp_path / "m"
     tiny_model.save(target)
-    (target / "stale.bin").write_bytes(b"from an older format")
-    tiny_model.save(target)
-    assert not (target / "stale.bin").exists() and Medcoder.load(target)
+    tiny_model.save(target)  # an intact model folder is replaced whole
+    assert Medcoder.load(target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+    (target / "stale.bin").write_bytes(b"not part of the model")
+    with pytest.raises(OutputError, match="not a medcode model folder"):
+        tiny_model.save(target)  # a file the manifest does not list may be the user's: nothing is deleted
+    assert (target / "stale.bin").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["m"]
     other = tmp_path / "notes"
     other.mkdir()
     (other / "a.txt").write_text("keep me")
-    with pytest.raises(ModelError, match="not a medcode model folder"):
+    (other / META_FILE).write_text("{}")  # a meta.json alone does not make a folder a model
+    with pytest.raises(OutputError, match="not a medcode model folder"):
         tiny_model.save(other)
     assert (other / "a.txt").read_text() == "keep me"
+
+
+def test_save_replaces_a_model_of_an_older_format(fresh_tiny_model, tmp_path):
+    """`make setup` after a format change: the old default model is replaced (its files match its manifest)."""
+    tiny_model = fresh_tiny_model
+    from medcode.storage import manifest
+
+    target = tmp_path / "m"
+    tiny_model.save(target)
+    meta = json.loads((target / META_FILE).read_text())
+    older = {name: digest for name, digest in manifest(target).items() if name.split("/")[-1] != META_FILE}
+    (target / META_FILE).write_text(json.dumps({**meta, "model_format": meta["model_format"] - 1, "manifest": older}))
+    with pytest.raises(ModelError, match="model format"):
+        Medcoder.load(target)
+    tiny_model.save(target)
+    assert Medcoder.load(target)
 
 
 def test_scores_do_not_depend_on_the_batch_or_the_thread_count():

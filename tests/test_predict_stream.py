@@ -2,11 +2,13 @@
 
 import json
 
+import pytest
 from tests.conftest import synthetic_notes
 from typer.testing import CliRunner
 
 from medcode.batch.predict import predict_file
 from medcode.cli import app
+from medcode.coder import Medcoder
 
 
 def write_jsonl(path, notes):
@@ -17,18 +19,35 @@ def ids(path):
     return [json.loads(line)["id"] for line in path.read_text().splitlines()]
 
 
+class Killed(BaseException):
+    """Stands for a kill: raised from the progress callback, it stops a run between two notes."""
+
+
+def kill_after(n):
+    def progress(done):
+        if done >= n:
+            raise Killed
+    return progress
+
+
 def test_resume_after_a_torn_write_gives_every_note_once(tiny_model, tmp_path):
     src = tmp_path / "in.jsonl"
     write_jsonl(src, synthetic_notes(9, seed=11))
     full = tmp_path / "full.jsonl"
     predict_file(src, full, tiny_model)
-    # A run killed mid-write: two whole lines and half of the third.
-    lines = full.read_text().splitlines(keepends=True)
     killed = tmp_path / "killed.jsonl"
-    killed.write_text("".join(lines[:2]) + lines[2][: len(lines[2]) // 2])
+    with pytest.raises(Killed):
+        predict_file(src, killed, tiny_model, progress=kill_after(3), batch_size=2)
+    assert not killed.exists()  # nothing is in place until the run ends
+    partial = tmp_path / ".killed.jsonl.partial"
+    lines = partial.read_text().splitlines(keepends=True)
+    assert len(lines) == 3
+    # A run killed mid-write: two whole lines and half of the third.
+    partial.write_text("".join(lines[:2]) + lines[2][: len(lines[2]) // 2])
     result = predict_file(src, killed, tiny_model, resume=True)
     assert result["resumed"] == 2 and result["scored"] == 7
     assert killed.read_text() == full.read_text()
+    assert not partial.exists()
 
 
 def mixed_input(path, n, seed):
@@ -40,22 +59,23 @@ def mixed_input(path, n, seed):
     path.write_text("\n".join(lines) + "\n")
 
 
-def test_workers_give_the_same_output_as_one_process(tiny_model, tiny_model_dir, tmp_path):
+def test_workers_give_the_same_output_as_one_process(tiny_model_dir, tmp_path):
     src = tmp_path / "in.jsonl"
     mixed_input(src, 12, seed=12)
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
-    first = predict_file(src, one, tiny_model, batch_size=3)
+    # the model as the workers load it: every output line names the model folder's id
+    first = predict_file(src, one, Medcoder.load(tiny_model_dir), batch_size=3)
     second = predict_file(src, two, model_dir=tiny_model_dir, workers=2, batch_size=3)
     assert two.read_text() == one.read_text() and len(ids(one)) == 12
     assert (tmp_path / "two.errors.jsonl").read_text() == (tmp_path / "one.errors.jsonl").read_text()
     assert first["skipped"] == second["skipped"] == 3
 
 
-def test_dask_engine_gives_the_same_output_as_local(tiny_model, tiny_model_dir, tmp_path):
+def test_dask_engine_gives_the_same_output_as_local(tiny_model_dir, tmp_path):
     src = tmp_path / "in.jsonl"
     mixed_input(src, 12, seed=15)
     local, dask = tmp_path / "local.jsonl", tmp_path / "dask.jsonl"
-    predict_file(src, local, tiny_model, batch_size=4)
+    predict_file(src, local, Medcoder.load(tiny_model_dir), batch_size=4)
     result = predict_file(src, dask, model_dir=tiny_model_dir, workers=2, batch_size=4, engine="dask")
     assert dask.read_text() == local.read_text() and result["scored"] == 12 and result["skipped"] == 3
     errors = [json.loads(line) for line in (tmp_path / "dask.errors.jsonl").read_text().splitlines()]
@@ -90,7 +110,7 @@ def test_every_output_line_names_the_code_set_releases(tiny_model, tmp_path):
     assert len(releases) == 3 and all(r["ICD-10-PCS"] == "ICD-10-PCS FY2026" for r in releases)
 
 
-def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_output(tiny_model, tiny_model_dir, tmp_path):
+def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_output(tiny_model_dir, tmp_path):
     import os
     import signal
     import subprocess
@@ -100,17 +120,20 @@ def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_output(tiny_model, t
     src = tmp_path / "in.jsonl"
     write_jsonl(src, synthetic_notes(1500, seed=17))
     full = tmp_path / "full.jsonl"
+    tiny_model = Medcoder.load(tiny_model_dir)  # the model the killed run loads (same id on every line)
     predict_file(src, full, tiny_model)
     out = tmp_path / "killed.jsonl"
     child = subprocess.Popen([sys.executable, "-m", "medcode", "predict", str(src), "-o", str(out),
                               "-m", str(tiny_model_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    partial = tmp_path / ".killed.jsonl.partial"
     deadline = time.time() + 120
-    while time.time() < deadline and (not out.exists() or out.stat().st_size == 0):
+    while time.time() < deadline and (not partial.exists() or partial.stat().st_size == 0):
         time.sleep(0.05)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
-    written = len(out.read_text().splitlines()) if out.exists() else 0
+    written = len(partial.read_text().splitlines()) if partial.exists() else 0
     assert 0 < written < 1500, "the run should have been killed part-way"
+    assert not out.exists(), "OUT is only put in place when the run ends"
     result = predict_file(src, out, tiny_model, resume=True)
     assert result["resumed"] + result["scored"] == 1500
     assert out.read_text() == full.read_text()

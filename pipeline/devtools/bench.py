@@ -156,6 +156,60 @@ def evidence_coverage(notes, ranked, k: int = 10) -> dict:
     return {f"correct_top{k}_with_evidence": out, "all_spans_slice_the_note": spans_ok}
 
 
+#: The untuned quarter of the vignette suite (never trained or tuned on).
+VIGNETTES_HELDOUT = Path(__file__).resolve().parents[2] / "corpora" / "vignettes" / "heldout.jsonl"
+
+
+def vignette_figures(model, path: Path) -> dict:
+    """Exact-code recall@1/@5 and category recall@5 per system, per ICD-10-CM chapter, on a vignette file."""
+    from devtools.eval_vignettes import vignette_recall
+
+    result = vignette_recall(model, path)
+    out = {"file": str(path.relative_to(path.parents[2])), "notes": result["notes"]}
+    for s in SYSTEMS:
+        out[s] = {k: {"recall": round(v["recall"], 3), "found": v["found"], "gold": v["gold"]} for k, v in result[s].items()}
+    out["per_chapter_cm"] = result["per_chapter"]
+    return out
+
+
+def single_note_latency(model, texts: list[str], chars: int = 2000, repeat: int = 60) -> dict:
+    """``suggest``-sized work with the model loaded: one note of about ``chars`` characters at a time, p50/p95."""
+    import numpy as np
+
+    pool = [t for t in texts if len(t) >= chars] or texts
+    notes = [t[:chars] for t in pool]
+    model.suggest(notes[0])
+    times = []
+    for i in range(repeat):
+        start = time.perf_counter()
+        model.suggest(notes[i % len(notes)])
+        times.append((time.perf_counter() - start) * 1000)
+    return {"note_chars": chars, "runs": repeat, "p50_ms": round(float(np.percentile(times, 50)), 1),
+            "p95_ms": round(float(np.percentile(times, 95)), 1)}
+
+
+def stage_shares(model, texts: list[str]) -> dict:
+    """Share of prediction time per stage (one pass over the notes, each stage timed on its own)."""
+    from medcode.mentions import doc_mentions
+
+    nlp, spent = model.nlp, {}
+    start = time.perf_counter()
+    docs = [nlp.make_doc(t) for t in texts]
+    spent["tokenizer"] = time.perf_counter() - start
+    for name in ("medcode_sentences", "medcode_mentions", "medcode_context", "medcode_engine"):
+        proc, start = nlp.get_pipe(name), time.perf_counter()
+        docs = [proc(d) for d in docs]
+        spent[name] = time.perf_counter() - start
+    start = time.perf_counter()
+    mentions = [doc_mentions(d) for d in docs]
+    spent["mention records"] = time.perf_counter() - start
+    start = time.perf_counter()
+    model.suggester.rank(texts, mentions, 30)
+    spent["candidates, features, ranker, records"] = time.perf_counter() - start
+    total = sum(spent.values())
+    return {k: round(v / total, 3) for k, v in spent.items()} | {"ms_per_note": round(total / len(texts) * 1000, 2)}
+
+
 def run(corpus: str, default_model: str, train_only_model: str, split: str = "dev") -> dict:
     """All benchmark figures as a dict (see the module docstring)."""
     import spacy
@@ -188,6 +242,7 @@ def run(corpus: str, default_model: str, train_only_model: str, split: str = "de
     report["context_rules"] = {"cases": context["cases"], "accuracy": context["accuracy"],
                                "per_status": {k: v["accuracy"] for k, v in context["per_status"].items()}}
     report["evidence"] = evidence_coverage(notes, ranked)
+    report["vignettes_heldout"] = vignette_figures(held_out, VIGNETTES_HELDOUT)
     # The audit's reliability table: scores of the suggestions `medcode predict` writes.
     report["calibration"] = {s: {"ece": round(metrics[s]["calibration"]["ece"], 4),
                                  "bins": [{**row, "mean_score": round(row["mean_score"], 3),
@@ -208,6 +263,8 @@ def run(corpus: str, default_model: str, train_only_model: str, split: str = "de
     base, ours = speeds["blank"], speeds["predict"]
     report["throughput"] = {"notes": len(texts), "blank_tokenizer_notes_per_s": round(base, 1),
                             "predict_notes_per_s": round(ours, 1), "ratio": round(ours / base, 3)}
+    report["latency"] = single_note_latency(model, texts)
+    report["stage_shares"] = stage_shares(model, texts)
     child = subprocess.run([sys.executable, "-m", "devtools.bench", "--child", default_model, "--corpus", corpus,
                             "--split", split], capture_output=True, text=True, check=True)
     report["default_model"] = json.loads(child.stdout.strip().splitlines()[-1])
@@ -215,6 +272,13 @@ def run(corpus: str, default_model: str, train_only_model: str, split: str = "de
         report["scale"] = scale(default_model, texts, Path(workdir))
         report["dask_vs_local"] = {"split": f"{Path(corpus).name}:{split}",
                                    **dask_agreement(default_model, corpus, split, Path(workdir))}
+    with tempfile.TemporaryDirectory(prefix="medcode-bench-robust-") as workdir:
+        from devtools import bench_robustness
+
+        report["robustness"] = bench_robustness.run(default_model, Path(workdir))
+    from devtools import bench_server
+
+    report["server"] = bench_server.run(default_model, corpus, split)
     return report
 
 

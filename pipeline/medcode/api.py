@@ -7,7 +7,6 @@ Everything else a user calls is a method of :class:`medcode.Medcoder` or a pure 
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -22,29 +21,57 @@ def default_model_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL_NAME
 
 
-def load(path: str | Path | None = None):
-    """Load a model folder (the default model when ``path`` is ``None``).
+def load(path: str | Path | None = None, expect: str | None = None, release: str | None = None,
+         date_of_service=None):
+    """Load a model folder (the default model when ``path`` is ``None``) for a code-set release.
+
+    Args:
+        path: the model folder.
+        expect: the only model id accepted (default: ``$MEDCODE_EXPECT_MODEL``, when set).
+        release: the code-set release to code against (default: ``$MEDCODE_RELEASE``, else the newest
+            installed release in force on ``date_of_service``; see :func:`medcode.codesets.releases.resolve_releases`).
+        date_of_service: ``YYYY-MM-DD`` or a date (default: today).
 
     Returns:
-        A :class:`medcode.Medcoder`.
+        A :class:`medcode.Medcoder` (mapping its codes to the release when it is not the model's own).
 
     Raises:
-        ModelError: when the folder is missing, altered, or of another format.
+        ModelError: when the folder is missing, altered, of another format, or not the expected model.
+        ReleaseError: for an unknown release, or no release in force on the date of service.
     """
     from medcode.coder import Medcoder
 
-    return Medcoder.load(Path(path) if path else default_model_dir())
+    return Medcoder.load(Path(path) if path else default_model_dir(), expect, release, date_of_service)
+
+
+def _get(value, *keys):
+    """``value[k1][k2]...`` where each level is a dict, else ``None`` (a meta.json may be anything)."""
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
 
 
 def list_models(folder: str | Path = "models") -> list[dict]:
-    """The model folders under ``folder`` with their key figures (from their ``meta.json``)."""
+    """The model folders under ``folder`` with their id and key figures (from their ``meta.json``).
+
+    The id is SHA-256 of the folder's manifest, as :func:`medcode.storage.model_id`; the files are not
+    checked here (loading does). A ``meta.json`` that cannot be read is listed with the reason.
+    """
+    from medcode.errors import ModelError
+    from medcode.storage import model_id, read_meta_file
+
     rows = []
     for meta_path in sorted(Path(folder).glob(f"*/{META_FILE}")):
-        meta = json.loads(meta_path.read_text("utf-8"))
-        metrics = meta.get("metrics", {})
-        rows.append({"model": str(meta_path.parent), "created": meta.get("created"),
-                     "trained_on": meta.get("training", {}).get("corpus"),
-                     "notes": meta.get("training", {}).get("notes"),
-                     "evaluated_on": metrics.get("corpus"),
-                     **{f"MAP {s}": metrics.get(s, {}).get("MAP") for s in SYSTEMS}})
-    return rows
+        try:
+            meta = read_meta_file(meta_path.parent)
+        except ModelError as exc:
+            rows.append({"model": str(meta_path.parent), "id": None, "error": str(exc)})
+            continue
+        rows.append({"model": str(meta_path.parent),
+                     "id": model_id(meta) if isinstance(meta.get("manifest"), dict) else None,
+                     "created": _get(meta, "created"), "trained_on": _get(meta, "training", "corpus"),
+                     "notes": _get(meta, "training", "notes"), "evaluated_on": _get(meta, "metrics", "corpus"),
+                     **{f"MAP {s}": _get(meta, "metrics", s, "MAP") for s in SYSTEMS}})
+    # One set of columns for every row (an unreadable folder has only its reason).
+    keys = list(dict.fromkeys(key for row in rows for key in row))
+    return [{key: row.get(key) for key in keys} for row in rows]

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from medcode.about import FAMILY, NEGATED
+from medcode.about import CM, FAMILY, NEGATED
 from medcode.codesets.kb import ancestors, category
+from medcode.coding import FAMILY_HISTORY
 from medcode.mentions import Mention
 from medcode.nlp.matcher import CodeHit
 from medcode.notemodel import NoteModel
@@ -28,6 +29,17 @@ from medcode.notemodel import NoteModel
 #: Statuses that mean the condition is not the patient's current one: a code named only under them
 #: is moved down whatever the ranker says (coding a denied or a relative's condition is an error).
 DEMOTING = frozenset({NEGATED, FAMILY})
+_FAMILY = frozenset({FAMILY})
+
+
+def _expected(code: str, system: str) -> frozenset[str]:
+    """The status a code's own mentions carry: FAMILY for a family-history code, none for the rest."""
+    return _FAMILY if system == CM and code.startswith(FAMILY_HISTORY) else frozenset()
+
+
+def demoting(code: str, system: str, status: frozenset[str]) -> frozenset[str]:
+    """The statuses of a mention that set its code aside (a family-history code is a relative's condition)."""
+    return status & (DEMOTING - _expected(code, system))
 
 
 @dataclass(frozen=True)
@@ -80,7 +92,7 @@ def _gather_links(system: str, mentions: list[Mention], index: dict[str, int]) -
     child_links: Counter = Counter()
     # Per category: was it mentioned as the patient's, and was it mentioned only negated / for a relative?
     affirmed: set[str] = set()
-    demoting: dict[str, set[str]] = defaultdict(set)
+    set_aside: dict[str, set[str]] = defaultdict(set)
     for m in mentions:
         if m.system != system:
             continue
@@ -88,13 +100,13 @@ def _gather_links(system: str, mentions: list[Mention], index: dict[str, int]) -
             links[hit.code].append(Link(m, hit, len(m.hits)))
             if hit.source != "learned":
                 cat = category(hit.code, system)
-                if not m.status:
+                if not (m.status - _expected(hit.code, system)):
                     affirmed.add(cat)
-                demoting[cat] |= m.status & DEMOTING
+                set_aside[cat] |= demoting(hit.code, system, m.status)
             for parent in ancestors(hit.code, system):
                 if parent in index:
                     child_links[parent] += 1
-    return links, child_links, affirmed, demoting
+    return links, child_links, affirmed, set_aside
 
 
 def propose(system: str, ridge_row: np.ndarray, knn_votes: dict[str, tuple[float, float]],
@@ -115,7 +127,7 @@ def propose(system: str, ridge_row: np.ndarray, knn_votes: dict[str, tuple[float
     order = np.argsort(-ridge_row, kind="stable")
     rank_of = np.empty(len(order), dtype=np.int64)
     rank_of[order] = np.arange(len(order))
-    links, child_links, affirmed, demoting = _gather_links(system, mentions, index)
+    links, child_links, affirmed, set_aside = _gather_links(system, mentions, index)
 
     codes = [labels[j] for j in order[:n_ridge].tolist()]
     codes = list(dict.fromkeys(codes + list(knn_votes) + list(links) + list(child_links)))
@@ -132,4 +144,4 @@ def propose(system: str, ridge_row: np.ndarray, knn_votes: dict[str, tuple[float
         codes = sorted(codes, key=strength, reverse=True)[:max_candidates]
     top_ridge = max(float(ridge_row[order[0]]), 1e-6) if len(order) else 1.0
     return CandidatePool(system, codes, links, child_links, ridge, ridge_rank, top_ridge, knn_votes,
-                         affirmed, demoting)
+                         affirmed, set_aside)

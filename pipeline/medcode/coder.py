@@ -10,20 +10,24 @@ Usage::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from medcode.about import DEFAULT_TOP_K, NLP_DIR
 from medcode.corpus import Note, check_text
-from medcode.errors import InputError
+from medcode.errors import InputError, ModelError
 from medcode.mentions import doc_mentions
 from medcode.nlp import SUGGESTER, load_nlp
-from medcode.nlp.suggester import DEFAULT_SUGGESTIONS
+from medcode.nlp.suggester import DEFAULT_SUGGESTIONS, bind_engine
 from medcode.suggestions import Suggester
+from medcode.textsafe import shown
 
 if TYPE_CHECKING:
     import pandas as pd
+
+logger = logging.getLogger(__name__)
 
 
 class Medcoder:
@@ -40,6 +44,7 @@ class Medcoder:
         if SUGGESTER not in nlp.pipe_names:
             nlp.add_pipe(SUGGESTER)
         nlp.get_pipe(SUGGESTER).bind(suggester)
+        bind_engine(nlp, suggester)
 
     @property
     def meta(self) -> dict:
@@ -57,19 +62,79 @@ class Medcoder:
     def config(self):
         return self.suggester.config
 
+    @property
+    def release(self) -> dict[str, str]:
+        """``{system: title}`` of the code-set release the model codes against (what records carry)."""
+        from medcode.about import RELEASE
+
+        hook = self.suggester.release_hook
+        return hook.release if hook is not None else RELEASE
+
     # ------------------------------------------------------------------ storage and training
     @classmethod
-    def load(cls, path: str | Path) -> Medcoder:
-        """Load a model folder after checking every file against its manifest.
+    def load(cls, path: str | Path, expect: str | None = None, release: str | None = None,
+             date_of_service=None) -> Medcoder:
+        """Load a model folder after checking every file against its manifest, for a code-set release.
+
+        Args:
+            path: the model folder.
+            expect: the only model id accepted (default: ``$MEDCODE_EXPECT_MODEL``, when set).
+            release: the code-set release (default: ``$MEDCODE_RELEASE``, else the newest release in force
+                on the date of service; see :func:`medcode.codesets.releases.resolve_releases`).
+            date_of_service: ``YYYY-MM-DD`` (default: ``$MEDCODE_DATE_OF_SERVICE``, else today).
 
         Raises:
-            ModelError: when the folder is missing, a file is missing or altered, or it is of another format.
+            ModelError: when the folder is missing, a file is missing or altered, it is of another
+                format, or its id is not the expected one.
+            ReleaseError: for an unknown release, or none in force on the date of service.
         """
+        from medcode.codesets.releases import resolve_releases
         from medcode.storage import load_suggester, read_meta
 
         path = Path(path)
-        meta = read_meta(path)
-        return cls(load_nlp(path / NLP_DIR), load_suggester(path, meta))
+        releases = resolve_releases(release, date_of_service)  # first: a wrong name fails before the slow load
+        meta = read_meta(path, expect)
+        try:
+            nlp = load_nlp(path / NLP_DIR)
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # spaCy's own errors are ValueErrors
+            raise ModelError(f"{shown(path / NLP_DIR)}: the spaCy pipeline cannot be loaded "
+                             f"({type(exc).__name__})") from None
+        coder = cls(nlp, load_suggester(path, meta))
+        coder.use_release(releases)
+        return coder
+
+    def use_release(self, releases: dict | None = None) -> dict | None:
+        """Use the model with a code-set release (see :mod:`medcode.codesets.mapping`).
+
+        Args:
+            releases: ``{system: Release}`` (:func:`medcode.codesets.releases.resolve_releases`); ``None``
+                or the model's own release: the model's codes as they are.
+
+        Returns:
+            ``None`` when the release is the model's own, else the counts of how its codes map (by
+            system and status; every code the model's code table holds is mapped once, up front).
+        """
+        from medcode.about import RELEASE
+        from medcode.codesets.kb import KnowledgeBase
+        from medcode.codesets.mapping import ReleaseHook, map_codes, model_lookup, systems_changed
+        from medcode.codesets.releases import choice_record, conversion
+
+        model_release = self.meta.get("releases") or RELEASE
+        changed = systems_changed(model_release, choice_record(releases)) if releases else []
+        if not changed:
+            self.suggester.release_hook = None
+            return None
+        kb = KnowledgeBase.for_releases(releases)
+        tables = {s: conversion(releases[s], s) for s in changed}
+        hook = ReleaseHook(kb, model_lookup(self.suggester.codes), tables, changed, model_release)
+        mapped = map_codes(self.suggester.codes, hook.old, kb, tables, changed)
+        hook.mapped.update(mapped)
+        self.suggester.release_hook = hook
+        counts = {s: {} for s in changed}
+        for (system, _), m in mapped.items():
+            counts[system][m.status] = counts[system].get(m.status, 0) + 1
+        logger.info("model release %s, used with %s: %s", model_release, kb.release, counts)
+        return counts
 
     def save(self, path: str | Path, extra_meta: dict | None = None) -> Path:
         """Write the model folder (atomically; see :mod:`medcode.storage`)."""
@@ -104,11 +169,18 @@ class Medcoder:
             n_process: processes for the spaCy pipeline.
 
         Raises:
-            InputError: when a note is not a string, a dict with ``id`` and ``text``, or a Note.
+            InputError: when a note is not a string, a dict with ``id`` and ``text``, or a Note, or its
+                text cannot be scored (empty, too long, not valid Unicode).
         """
         notes = [_as_note(item, i) for i, item in enumerate(notes, start=1)]
+        for note in notes:
+            # A text spaCy cannot take (a lone surrogate, too long) would fail the whole batch: name it.
+            error = check_text(note.id, note.text)
+            if error:
+                raise InputError(f"{shown(error.id)}: {error.reason}")
         ranked = self.rank([n.text for n in notes], depth=top_k, n_process=n_process)
-        return [self.suggester.record(note.id, by_system) for note, by_system in zip(notes, ranked)]
+        model = self.model_id
+        return [{**self.suggester.record(note.id, by_system), "model": model} for note, by_system in zip(notes, ranked)]
 
     def suggest(self, text: str, top_k: int = DEFAULT_SUGGESTIONS, note_id: str = "note") -> dict:
         """Suggestions for one note: ``{"id", "suggestions", "excluded", "conflicts", "release"}``.
@@ -118,7 +190,7 @@ class Medcoder:
         """
         error = check_text(note_id, text)
         if error:
-            raise InputError(f"{error.id}: {error.reason}")
+            raise InputError(f"{shown(error.id)}: {error.reason}")
         return self.predict([Note(note_id, text)], top_k=top_k)[0]
 
     def suggest_many(self, notes: Iterable[str] | pd.DataFrame, text_col: str = "text", id_col: str | None = None,
@@ -151,7 +223,7 @@ class Medcoder:
         for note in items:
             error = check_text(note.id, note.text)
             if error:
-                raise InputError(f"{error.id}: {error.reason}")
+                raise InputError(f"{shown(error.id)}: {error.reason}")
         records = self.predict(items, top_k=top_k)
         return records_frame(records) if (as_frame if as_frame is not None else frame_in) else records
 

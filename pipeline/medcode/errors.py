@@ -75,3 +75,22 @@ class EngineError(MedcodeError, RuntimeError):
     """A batch engine failed (a worker died, the cluster cannot be reached)."""
 
     exit_code = 4
+
+
+class OutputError(MedcodeError, ValueError):
+    """An output cannot be written without destroying something: it is an input, a corpus's gold file,
+    a folder, a special file, or a folder that is not a medcode model folder (``train -o``)."""
+
+    exit_code = 4
+
+
+class ReleaseError(MedcodeError, ValueError):
+    """A code-set release cannot be used: an unknown name, no release in force on a date, a release
+    folder that is damaged or of another format, or an install that would replace something else."""
+
+    exit_code = 4
+
+
+class ReleaseFileError(ReleaseError, InputError):
+    """An official release file (CDC / CMS zip, XML or text) is not one medcode knows, or is malformed;
+    the message names the file (and the zip member) and what was expected."""

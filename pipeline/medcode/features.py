@@ -29,13 +29,15 @@ FEATURES = (
     "best_source", "learned_weight", "max_words", "min_ambiguity", "dominated", "first_position",
     "n_child_links", "billable", "in_code_set", "code_length", "category_ridge_max", "category_prior_log",
     "n_sentences", "note_length_log", "link_precision", "link_support_log", "ridge_relative", "knn_rank_log",
-    "title_coverage", "title_words_missing",
+    "title_coverage", "title_words_missing", "engine_coverage", "engine_rank",
 )
 #: Column of each feature.
 COLUMN = {name: i for i, name in enumerate(FEATURES)}
 #: Statuses that make a mention a possibility rather than a fact.
 _UNSURE = frozenset({HYPOTHETICAL, UNCERTAIN})
-#: How much a lexicon source is worth: title 3, alias 2, learned 1.
+#: The engine rank of a code the engine did not propose.
+NO_ENGINE_RANK = 10
+#: How much a source is worth: title 4, alias 3, engine 2, learned 1.
 SOURCE_RANK = {s: len(SOURCES) - i for i, s in enumerate(SOURCES)}
 
 
@@ -138,6 +140,7 @@ def _note_columns(x: np.ndarray, pool: CandidatePool, facts: list[CodeFacts], n_
     x[:, column["n_child_links"]] = [pool.child_links.get(code, 0) for code in codes]
     x[:, column["code_length"]] = [len(code) for code in codes]
     x[:, column["first_position"]] = 1.0  # "at the very end": overwritten for linked codes
+    x[:, column["engine_rank"]] = NO_ENGINE_RANK
     x[:, column["note_length_log"]] = math.log1p(note_length)
     x[:, column["ridge_relative"]] = [r / pool.top_ridge for r in ridge_col]
     x[:, column["knn_rank_log"]] = [math.log1p(vote_rank.get(code, unranked)) for code in codes]
@@ -151,6 +154,7 @@ def _link_columns(row: np.ndarray, pool: CandidatePool, code: str, note_length: 
     """The mention columns of one linked candidate: counts by status, link quality, position."""
     counts: Counter = Counter()
     best_source, learned_weight, max_words, ambiguity = 0, 0.0, 0, 1 << 30
+    engine_coverage, engine_rank = 0.0, NO_ENGINE_RANK
     all_dominated, first, sentences, best_link = True, note_length, set(), None
     links = pool.links[code]
     for link in links:
@@ -165,6 +169,9 @@ def _link_columns(row: np.ndarray, pool: CandidatePool, code: str, note_length: 
         best_source = max(best_source, SOURCE_RANK[hit.source])
         if hit.source == "learned" and hit.weight > learned_weight:
             learned_weight = hit.weight
+        elif hit.source == "engine":
+            engine_coverage = max(engine_coverage, hit.weight)
+            engine_rank = min(engine_rank, hit.rank)
         max_words = max(max_words, m.words)
         ambiguity = min(ambiguity, link.ambiguity)
         all_dominated = all_dominated and m.dominated
@@ -181,7 +188,8 @@ def _link_columns(row: np.ndarray, pool: CandidatePool, code: str, note_length: 
         "learned_weight": learned_weight, "max_words": max_words, "min_ambiguity": ambiguity,
         "dominated": float(all_dominated), "first_position": first / max(note_length, 1),
         "n_sentences": len(sentences), "link_precision": best_link[0],
-        "link_support_log": math.log1p(best_link[1]),
+        "link_support_log": math.log1p(best_link[1]), "engine_coverage": engine_coverage,
+        "engine_rank": engine_rank,
     }
     for name, value in values.items():
         row[column[name]] = value

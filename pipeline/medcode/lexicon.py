@@ -52,19 +52,28 @@ def kb_lexicon(kb: KnowledgeBase, max_words: int = MAX_ALIAS_WORDS) -> Lexicon:
     return lexicon
 
 
-def learn_aliases(note_keys: list[set[str]], gold: list[dict[str, list[str]]], config: TrainConfig) -> Lexicon:
+def learn_aliases(note_keys: list[set[str]], gold: list[dict[str, list[str]]], config: TrainConfig,
+                  clinical_words: set[str] | None = None) -> Lexicon:
     """Aliases the training notes teach: windows that predict a code well.
 
     A window key becomes an alias of a code when at least ``learned_min_count`` notes have both, the
     code is on at least ``learned_min_precision`` of the notes with the key, and that is
     ``learned_min_lift`` times the code's base rate. The weight is that precision.
+
+    With ``clinical_words`` (the words of the code sets' aliases), a key must hold at least one of
+    them: "denies", "patient" or an untranslated fragment correlates with codes in a corpus but names
+    no condition, so it must never become a mention or a coder's evidence.
     """
     df: dict[str, int] = {}
     for keys in note_keys:
         for key in keys:
             df[key] = df.get(key, 0) + 1
-    vocab = {k: i for i, k in enumerate(sorted(k for k, n in df.items() if n >= config.learned_min_count
-                                               and not k.replace(" ", "").isdigit() and len(k) > 2))}
+    def usable(key: str) -> bool:
+        if key.replace(" ", "").isdigit() or len(key) <= 2:
+            return False
+        return clinical_words is None or not clinical_words.isdisjoint(key.split())
+
+    vocab = {k: i for i, k in enumerate(sorted(k for k, n in df.items() if n >= config.learned_min_count and usable(k)))}
     rows = [i for i, keys in enumerate(note_keys) for k in keys if k in vocab]
     cols = [vocab[k] for keys in note_keys for k in keys if k in vocab]
     key_matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),

@@ -53,23 +53,39 @@ class TreeEnsemble:
         return cls(np.concatenate(trees), np.array([len(t) for t in trees], dtype=np.int64),
                    float(np.ravel(model._baseline_prediction)[0]), model.n_features_in_)
 
-    def log_odds(self, x: np.ndarray) -> np.ndarray:
-        """Raw scores, summed tree by tree in boosting order as scikit-learn does."""
+    def log_odds(self, x: np.ndarray, start: int = 0, stop: int | None = None,
+                 out: np.ndarray | None = None) -> np.ndarray:
+        """Raw scores, summed tree by tree in boosting order as scikit-learn does.
+
+        Args:
+            x: feature rows.
+            start, stop: sum only trees ``start:stop`` (for a two-stage walk: a first stage's trees on every
+                row, the rest on the rows worth it).
+            out: the sum so far (the baseline when ``None``), added to in place.
+        """
         from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
         x = np.ascontiguousarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ValueError(f"expected rows of {self.n_features} features, got shape {x.shape}")
-        out = np.full(len(x), self.baseline)
+        if out is None:
+            out = np.full(len(x), self.baseline)
         threads = _openmp_effective_n_threads()
-        for tree in self._trees:
+        for tree in self._trees[start:stop]:
             out += tree.predict(x, self._no_categories, self._feature_map, threads)
         return out
+
+    def __len__(self) -> int:
+        return len(self._trees)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Probability of the positive class: ``scipy.special.expit`` of :meth:`log_odds`, as
         scikit-learn's binomial loss computes it (``1/(1+exp(-x))`` differs in the last bit)."""
         return expit(self.log_odds(x))
+
+
+#: Trees of the first stage of a two-stage walk (see :meth:`CalibratedRanker.first_stage`).
+FIRST_STAGE_TREES = 40
 
 
 class CalibratedRanker:
@@ -101,20 +117,33 @@ class CalibratedRanker:
         """A ranker with the settings of a training config."""
         return cls(config.ranker_iter, config.ranker_learning_rate, config.ranker_leaves, config.seed)
 
-    def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int = 5) -> CalibratedRanker:
-        """Fit on candidate rows ``x`` with labels ``y`` (1 = gold), grouped by note."""
+    def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int = 5,
+            sample_weight: np.ndarray | None = None) -> CalibratedRanker:
+        """Fit on candidate rows ``x`` with labels ``y`` (1 = gold), grouped by note, rows weighted if given."""
         model = HistGradientBoostingClassifier(**self.params)
+        params = {"sample_weight": sample_weight} if sample_weight is not None else None
         oof = cross_val_predict(model, x, y, groups=groups, cv=GroupKFold(n_splits=folds),
-                                method="predict_proba")[:, 1]
-        calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(oof, y)
+                                method="predict_proba", params=params)[:, 1]
+        calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(oof, y, sample_weight)
         self.calibration_x, self.calibration_y = calibrator.X_thresholds_, calibrator.y_thresholds_
         self.reliability = reliability_table(self.score(oof), y)
-        self.trees = TreeEnsemble.from_classifier(model.fit(x, y))
+        self.trees = TreeEnsemble.from_classifier(model.fit(x, y, sample_weight=sample_weight))
         return self
 
     def raw(self, x: np.ndarray) -> np.ndarray:
         """Uncalibrated scores: strictly ordered, so use them to rank."""
         return self.trees.predict_proba(x) if len(x) else np.zeros(0)
+
+    def first_stage(self, x: np.ndarray) -> np.ndarray:
+        """Log-odds of the first :data:`FIRST_STAGE_TREES` trees: cheap, and ordered much as the full sum."""
+        return self.trees.log_odds(x, 0, FIRST_STAGE_TREES) if len(x) else np.zeros(0)
+
+    def second_stage(self, x: np.ndarray, first: np.ndarray) -> np.ndarray:
+        """:meth:`raw` of rows whose :meth:`first_stage` log-odds are ``first``: the same value, to the last
+        bit (the trees are summed in the same order)."""
+        if not len(x):
+            return np.zeros(0)
+        return expit(self.trees.log_odds(x, FIRST_STAGE_TREES, None, first.copy()))
 
     def score(self, raw: np.ndarray) -> np.ndarray:
         """Calibrated probability that a candidate is a gold code, from :meth:`raw` scores."""

@@ -13,8 +13,13 @@ A model is a folder (fixed names, see :mod:`medcode.about`)::
     excludes1.json.gz  the ICD-10-CM Excludes1 notes, to flag codes that cannot be reported together
 
 Nothing is pickled: arrays load with ``allow_pickle=False`` and everything else is JSON, so a model
-file cannot run code. Loading checks every file against the SHA-256 in ``meta.json`` first and
-refuses a mismatch, so a corrupted or edited file is named instead of half-loaded.
+file cannot run code. Loading checks, before anything else is read: the size of every file (and of
+what a gzip file or an array would take in memory), that the folder holds only regular files, and
+every file against the SHA-256 manifest in ``meta.json``. The manifest covers every file, ``meta.json``
+itself included (all of it but the manifest), so an edited release mapping or list of training-note
+fingerprints is refused like an edited array. The model id, SHA-256 of the manifest, therefore names
+every byte of the model: ``--expect-model`` / ``$MEDCODE_EXPECT_MODEL`` pin it, so a folder whose files
+and manifest were both rewritten is refused too.
 """
 
 from __future__ import annotations
@@ -23,8 +28,12 @@ import gzip
 import hashlib
 import json
 import logging
+import os
 import platform
+import re
 import shutil
+import stat
+import zipfile
 from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import metadata
@@ -37,6 +46,7 @@ from medcode.about import (
     CM,
     CODES_FILE,
     EXCLUDES1_FILE,
+    EXPECT_MODEL_ENV,
     META_FILE,
     MODEL_CARD_FILE,
     MODEL_FORMAT,
@@ -48,18 +58,31 @@ from medcode.about import (
     SYSTEMS,
     __version__,
 )
+from medcode.batch.files import fresh_folder, swap_folder
 from medcode.codesets.excludes import Excludes1Index
 from medcode.config import TrainConfig
-from medcode.errors import ModelError
+from medcode.errors import ConfigError, ModelError, OutputError, UsageError
 from medcode.features import FEATURES
 from medcode.notemodel import NoteModel
 from medcode.ranker import CalibratedRanker
 from medcode.suggestions import Suggester
+from medcode.textsafe import shown
 
 logger = logging.getLogger(__name__)
 
 #: Libraries whose versions a model records and checks on load.
 LIBRARIES = ("medcode", "spacy", "scispacy", "scikit-learn", "numpy", "scipy", "simple-icd-10-cm")
+
+#: Size limits, checked before a model file is read: ``meta.json``; any other file read whole (JSON,
+#: spaCy's config and strings); a gzip file, compressed and once decompressed; the arrays file and
+#: the arrays it holds. The default model's largest file is its 16 MB arrays file.
+MAX_META_BYTES = 64 << 20
+MAX_FILE_BYTES = 256 << 20
+MAX_GZIP_BYTES = 256 << 20
+MAX_ARRAYS_BYTES = 4 << 30
+#: Most files a model folder may hold (the default model has 17).
+MAX_FILES = 1000
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def library_versions() -> dict[str, str]:
@@ -86,14 +109,47 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def manifest(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file in a model folder except ``meta.json`` and the model card."""
-    return {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name not in (META_FILE, MODEL_CARD_FILE)}
+def model_files(folder: Path) -> dict[str, Path]:
+    """Every file of a model folder by its relative path, refusing anything but folders and regular files.
+
+    A symbolic link, a FIFO or a device has no place in a model folder (a FIFO would hang the check,
+    a link to ``/dev/zero`` never end it).
+
+    Raises:
+        ModelError: for a link or a special file, or more than :data:`MAX_FILES` files.
+    """
+    files: dict[str, Path] = {}
+    for root, dirs, names in os.walk(folder):
+        for name in dirs + names:
+            path = Path(root, name)
+            mode = os.lstat(path).st_mode
+            if stat.S_ISDIR(mode):
+                continue
+            if not stat.S_ISREG(mode):
+                kind = "a symbolic link" if stat.S_ISLNK(mode) else "a special file"
+                raise ModelError(f"{shown(path)}: is {kind}; a model folder holds only regular files")
+            files[path.relative_to(folder).as_posix()] = path
+            if len(files) > MAX_FILES:
+                raise ModelError(f"{shown(folder)}: more than {MAX_FILES} files; not a medcode model folder")
+    return files
+
+
+def meta_digest(meta: dict) -> str:
+    """SHA-256 of ``meta.json``'s content less its manifest (canonical JSON): the manifest's entry for it."""
+    content = {k: v for k, v in json.loads(json.dumps(meta)).items() if k != "manifest"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
+def manifest(folder: Path, meta: dict | None = None) -> dict[str, str]:
+    """SHA-256 of every file in a model folder; ``meta.json``'s entry is :func:`meta_digest` of ``meta``."""
+    digests = {name: sha256_file(p) for name, p in sorted(model_files(folder).items()) if name != META_FILE}
+    if meta is not None:
+        digests[META_FILE] = meta_digest(meta)
+    return dict(sorted(digests.items()))
 
 
 def model_id(meta: dict) -> str:
-    """The model's identity: SHA-256 of its manifest (every file's hash), as hex.
+    """The model's identity: SHA-256 of its manifest (every file's hash, ``meta.json``'s included), as hex.
 
     Two folders with the same id hold the same bytes; outputs and decisions record it.
     """
@@ -101,23 +157,136 @@ def model_id(meta: dict) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def verify_manifest(folder: Path, expected: dict[str, str]) -> None:
-    """Refuse a model folder whose files differ from its manifest (before anything in it is read)."""
-    if not expected:
-        raise ModelError(f"{folder}: {META_FILE} has no manifest of file hashes; refusing to load")
-    actual = manifest(folder)
+def check_model_id(value: str, flag: str = "--expect-model") -> str:
+    """A model id as given by a user: 64 hexadecimal characters (case ignored).
+
+    Raises:
+        UsageError: for anything else.
+    """
+    text = str(value).strip().lower()
+    if not _HEX64.fullmatch(text):
+        raise UsageError(f"{flag} {shown(value, 80)}: a model id is 64 hexadecimal characters "
+                         "(the SHA-256 `medcode models list` prints)")
+    return text
+
+
+def expected_model_id(expect: str | None = None) -> str | None:
+    """The model id a load must match: ``expect``, else ``$MEDCODE_EXPECT_MODEL``, else ``None``."""
+    if expect:
+        return check_model_id(expect)
+    if os.environ.get(EXPECT_MODEL_ENV, "").strip():
+        return check_model_id(os.environ[EXPECT_MODEL_ENV], f"${EXPECT_MODEL_ENV}")
+    return None
+
+
+def _check_manifest_shape(folder: Path, expected) -> None:
+    if not isinstance(expected, dict) or not expected:
+        raise ModelError(f"{shown(folder)}: {META_FILE} has no manifest of file hashes; refusing to load")
     for name, digest in expected.items():
-        if name not in actual:
-            raise ModelError(f"{folder / name}: file listed in the manifest is missing")
-        if actual[name] != digest:
-            raise ModelError(f"{folder / name}: SHA-256 does not match the manifest; the file was altered")
-    extra = set(actual) - set(expected)
+        parts = name.split("/") if isinstance(name, str) else []
+        if not parts or name.startswith("/") or "\\" in name or any(p in ("", ".", "..") for p in parts):
+            raise ModelError(f"{shown(folder)}: {META_FILE}: manifest entry {shown(name, 60)!r} is not a path in the folder")
+        if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+            raise ModelError(f"{shown(folder)}: {META_FILE}: manifest entry {shown(name, 60)!r} is not a SHA-256")
+
+
+def _check_sizes(files: dict[str, Path]) -> None:
+    """Refuse a file over its size limit before any file is read (hashing included)."""
+    for name, path in files.items():
+        size = path.stat().st_size
+        limit = (MAX_META_BYTES if name == META_FILE else MAX_ARRAYS_BYTES if name.endswith(".npz")
+                 else MAX_GZIP_BYTES if name.endswith(".gz") else MAX_FILE_BYTES)
+        if size > limit:
+            raise ModelError(f"{shown(path)}: {size:,} bytes, over the limit of {limit:,}; refusing to read it")
+
+
+def verify_manifest(folder: Path, expected: dict[str, str], meta: dict | None = None) -> None:
+    """Refuse a model folder whose files differ from its manifest (before anything in it is read).
+
+    Args:
+        folder: the model folder.
+        expected: the manifest.
+        meta: ``meta.json``'s content, checked against the manifest's entry for it.
+    """
+    _check_manifest_shape(folder, expected)
+    files = model_files(folder)
+    _check_sizes(files)
+    if meta is not None and expected.get(META_FILE) != meta_digest(meta):
+        raise ModelError(f"{shown(folder / META_FILE)}: does not match its manifest entry; the file was altered")
+    for name, digest in expected.items():
+        if name == META_FILE:
+            continue
+        if name not in files:
+            raise ModelError(f"{shown(folder)}/{shown(name)}: file listed in the manifest is missing")
+        if sha256_file(files[name]) != digest:
+            raise ModelError(f"{shown(folder)}/{shown(name)}: SHA-256 does not match the manifest; the file was altered")
+    extra = set(files) - set(expected) - {META_FILE}
     if extra:
-        raise ModelError(f"{folder}: files not in the manifest: {', '.join(sorted(extra))}")
+        raise ModelError(f"{shown(folder)}: files not in the manifest: {shown(', '.join(sorted(extra)), 200)}")
+    for name, path in files.items():
+        if name.endswith(".gz"):
+            gunzip(path)  # checks the decompressed size in bounded memory
+        elif name.endswith(".npz"):
+            check_arrays_file(path)
+
+
+def gunzip(path: Path, limit: int = MAX_GZIP_BYTES, keep: bool = False) -> bytes:
+    """Decompress a gzip file a block at a time, refusing it once it passes ``limit`` bytes.
+
+    A small gzip file can decompress to gigabytes (a "gzip bomb"): the size is checked as the data
+    comes out, so memory stays bounded by ``limit`` (and by one block when ``keep`` is false).
+    """
+    import zlib
+
+    inflater = zlib.decompressobj(wbits=47)  # gzip or zlib header
+    out, total = [], 0
+    with path.open("rb") as handle:
+        while not inflater.eof:
+            chunk = inflater.unconsumed_tail or handle.read(1 << 16)
+            try:
+                data = inflater.decompress(chunk, 1 << 20)
+            except zlib.error:
+                raise ModelError(f"{shown(path)}: not a valid gzip file") from None
+            if not chunk and not data:
+                raise ModelError(f"{shown(path)}: gzip file is cut short")
+            total += len(data)
+            if total > limit:
+                raise ModelError(f"{shown(path)}: decompresses to more than {limit:,} bytes; refusing it")
+            if keep:
+                out.append(data)
+    return b"".join(out)
+
+
+def check_arrays_file(path: Path, limit: int = MAX_ARRAYS_BYTES) -> None:
+    """Refuse an ``.npz`` whose arrays would take more than ``limit`` bytes, or hold Python objects.
+
+    Each array's header (shape, dtype) is read and its size checked against the data the member holds,
+    so a forged header cannot make :func:`numpy.load` allocate terabytes.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if sum(m.file_size for m in members) > limit:
+                raise ModelError(f"{shown(path)}: its arrays take more than {limit:,} bytes; refusing it")
+            for member in members:
+                with archive.open(member) as handle:
+                    version = np.lib.format.read_magic(handle)
+                    shape, _, dtype = (np.lib.format.read_array_header_1_0(handle) if version == (1, 0)
+                                       else np.lib.format.read_array_header_2_0(handle))
+                    size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                    if dtype.hasobject or size > member.file_size:
+                        raise ModelError(f"{shown(path)}: array {shown(member.filename, 60)} is not a plain "
+                                         "array of its stated size; refusing it")
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise ModelError(f"{shown(path)}: not a valid arrays file ({type(exc).__name__})") from None
 
 
 def read_json_gz(path: Path):
-    return json.loads(gzip.decompress(path.read_bytes()))
+    """A gzip JSON file of a model folder (decompressed in bounded memory, see :func:`gunzip`)."""
+    try:
+        return json.loads(gunzip(path, keep=True))
+    except (ValueError, RecursionError):
+        raise ModelError(f"{shown(path)}: not valid JSON") from None
 
 
 def write_json_gz(path: Path, value) -> None:
@@ -126,32 +295,78 @@ def write_json_gz(path: Path, value) -> None:
 
 
 # --------------------------------------------------------------------------------------------- saving
+
+
+def _not_replaceable(folder: Path) -> str | None:
+    """Why a non-empty folder is not a medcode model folder that may be replaced, or ``None`` if it is.
+
+    A model of this format must pass the full check; one of an older format must have every file
+    listed in its manifest with the right hash (those formats left ``meta.json`` and the model card out).
+    """
+    try:
+        meta = read_meta_file(folder)
+        found = meta.get("model_format")
+        if found == MODEL_FORMAT:
+            verify_manifest(folder, meta.get("manifest"), meta)
+            return None
+        if isinstance(found, bool) or not isinstance(found, int) or not 1 <= found < MODEL_FORMAT:
+            return f"is not a medcode model folder (model format {shown(repr(found), 40)})"
+        _check_manifest_shape(folder, meta.get("manifest"))
+        files, expected = model_files(folder), meta["manifest"]
+        for name, digest in expected.items():
+            if name not in files or sha256_file(files[name]) != digest:
+                return f"is not an intact medcode model folder ({shown(name, 60)} does not match its manifest)"
+        extra = sorted(n for n in files if n not in expected and Path(n).name not in (META_FILE, MODEL_CARD_FILE))
+        if extra:
+            return f"is not a medcode model folder alone (it also holds {shown(', '.join(extra), 120)})"
+        return None
+    except ModelError as exc:
+        return f"is not a medcode model folder ({exc})"
+
+
+def check_model_output(path: str | Path, flag: str = "--output") -> Path:
+    """Refuse a model output folder that saving would destroy: checked before training, and again before saving.
+
+    A model is written into a missing or empty folder, or replaces a medcode model folder whose files
+    all match its manifest (so only model files are deleted); anything else is left alone.
+
+    Raises:
+        OutputError: for a file, a symbolic link, or a folder holding anything but an intact model.
+    """
+    final = Path(path)
+    name = f"{flag} {shown(final)}"
+    if final.is_symlink():
+        raise OutputError(f"{name}: is a symbolic link; give the folder itself")
+    if final.exists() and not final.is_dir():
+        raise OutputError(f"{name}: is a file; a model is saved to a folder (an empty one, or a model to replace)")
+    if final.is_dir() and any(final.iterdir()):
+        problem = _not_replaceable(final)
+        if problem:
+            raise OutputError(f"{name}: {problem}; medcode only replaces an empty folder or an intact medcode "
+                              "model folder (choose another --output)")
+    return final
+
+
 def save_model(coder, path: str | Path, extra_meta: dict | None = None) -> Path:
     """Write a model folder (see the module docstring) and its manifest of hashes.
 
     The folder is written beside its destination and moved into place at the end, so an
     interrupted save leaves the previous model whole, and files of an older format do not
-    linger in the new folder.
+    linger in the new folder. Nothing but a model folder is ever replaced (:func:`check_model_output`).
 
     Raises:
-        ModelError: when ``path`` exists and is not a model folder (it is never overwritten).
+        OutputError: when ``path`` is a file, or a folder that is neither empty nor an intact model.
     """
-    final = Path(path)
-    if final.exists() and any(final.iterdir()) and not (final / META_FILE).exists():
-        raise ModelError(f"{final}: exists and is not a medcode model folder; choose another --output")
+    final = check_model_output(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    partial = final.with_name(f".{final.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir()
-    _write(coder, partial, final.name, extra_meta)
-    if final.exists():
-        old = final.with_name(f".{final.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        final.rename(old)
-        partial.rename(final)
-        shutil.rmtree(old)
-    else:
-        partial.rename(final)
+    partial = fresh_folder(final, "partial")
+    try:
+        _write(coder, partial, final.name, extra_meta)
+        check_model_output(final)  # again: the folder may have changed while the model was trained
+        swap_folder(partial, final)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     return final
 
 
@@ -189,57 +404,136 @@ def _write(coder, path: Path, name: str, extra_meta: dict | None) -> None:
         **{k: v for k, v in suggester.meta.items() if k not in ("manifest",)},
         **(extra_meta or {}),
     }
-    meta["manifest"] = manifest(path)
-    (path / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    meta = json.loads(json.dumps(meta))  # as it will read back (lists for tuples, string keys)
     (path / MODEL_CARD_FILE).write_text(model_card(meta), encoding="utf-8")
+    # Last: the manifest covers every other file, and meta.json itself less this entry.
+    meta["manifest"] = manifest(path, meta)
+    (path / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     suggester.meta = meta
 
 
 # -------------------------------------------------------------------------------------------- loading
-def read_meta(path: str | Path) -> dict:
-    """A model folder's ``meta.json``, after checking the format and every file against the manifest.
-
-    Raises:
-        ModelError: when the folder is missing, a file is missing or altered, or it is of another format.
-    """
-    path = Path(path)
+def read_meta_file(path: Path) -> dict:
+    """``meta.json`` of a folder as a dict: only a regular file, only under :data:`MAX_META_BYTES`."""
     meta_path = path / META_FILE
-    if not meta_path.exists():
-        raise ModelError(f"{path}: not a medcode model folder (no {META_FILE}); "
-                         "run `make setup` or `medcode train` to build one")
     try:
-        meta = json.loads(meta_path.read_text("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{meta_path}: not valid JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("model_format") != MODEL_FORMAT:
-        found = meta.get("model_format") if isinstance(meta, dict) else None
-        raise ModelError(f"{path}: model format {found} is not this medcode's format "
-                         f"{MODEL_FORMAT}; retrain it (`make setup` rebuilds the default model)")
-    verify_manifest(path, meta.get("manifest", {}))
-    if meta.get("releases") != RELEASE:
-        logger.warning("model %s was built for %s; this medcode uses %s", path, meta.get("releases"), RELEASE)
-    installed = library_versions()
-    for lib, version in meta.get("libraries", {}).items():
-        if installed.get(lib) != version and lib != "python":
-            logger.warning("model %s was built with %s %s; %s is installed", path, lib, version, installed.get(lib))
+        info = os.lstat(meta_path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ModelError(f"{shown(path)}: not a medcode model folder (no {META_FILE}); "
+                         "run `make setup` or `medcode train` to build one") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ModelError(f"{shown(meta_path)}: is not a regular file")
+    if info.st_size > MAX_META_BYTES:
+        raise ModelError(f"{shown(meta_path)}: {info.st_size:,} bytes, over the limit of {MAX_META_BYTES:,}; "
+                         "refusing to read it")
+    with meta_path.open("rb") as handle:
+        raw = handle.read(MAX_META_BYTES + 1)
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise ModelError(f"{shown(meta_path)}: not valid JSON ({type(exc).__name__})") from None
+    if not isinstance(meta, dict):
+        raise ModelError(f"{shown(meta_path)}: not a JSON object")
     return meta
 
 
+#: Fields of ``meta.json`` that medcode reads, with their type (``None``: optional).
+_META_FIELDS = {"releases": (dict, True), "libraries": (dict, True), "config": (dict, True),
+                "features": (list, False), "labels": (dict, False), "name": (str, False),
+                "created": (str, False), "medcode_version": (str, False), "training": (dict, False),
+                "metrics": (dict, False), "release_mapping": (dict, False), "code_release": (dict, False)}
+
+
+def _check_meta_fields(path: Path, meta: dict) -> None:
+    """Refuse a ``meta.json`` whose fields are not of the types medcode reads (even with a valid manifest)."""
+    where = f"{shown(path / META_FILE)}:"
+    for key, (kind, required) in _META_FIELDS.items():
+        if (required or key in meta) and not isinstance(meta.get(key), kind):
+            raise ModelError(f"{where} {key} is not a JSON {'object' if kind is dict else kind.__name__}")
+    for key in ("releases", "libraries"):
+        if not all(isinstance(v, str) for v in meta[key].values()):
+            raise ModelError(f"{where} {key} must map names to strings")
+    training, mapping = meta.get("training", {}), meta.get("release_mapping", {})
+    fingerprints = training.get("note_fingerprints", [])
+    if not isinstance(fingerprints, list) or not all(isinstance(f, str) for f in fingerprints):
+        raise ModelError(f"{where} training.note_fingerprints is not a list of strings")
+    mapped = mapping.get("mapped", {})
+    if not isinstance(mapped, dict) or not all(isinstance(v, str) for v in mapped.values()):
+        raise ModelError(f"{where} release_mapping.mapped must map codes to codes")
+    try:
+        TrainConfig.from_dict(meta["config"], f"{where} config")
+    except ConfigError as exc:
+        raise ModelError(str(exc)) from None
+
+
+def read_meta(path: str | Path, expect: str | None = None) -> dict:
+    """A model folder's ``meta.json``, after checking the format and every file against the manifest.
+
+    Args:
+        path: the model folder.
+        expect: the model id the folder must have (default: ``$MEDCODE_EXPECT_MODEL``, if set).
+
+    Raises:
+        ModelError: when the folder is missing, a file is missing, altered or over its size limit, it is
+            of another format, or its id is not the expected one.
+        UsageError: when the expected id is not a SHA-256.
+    """
+    path = Path(path)
+    meta = read_meta_file(path)
+    if meta.get("model_format") != MODEL_FORMAT:
+        raise ModelError(f"{shown(path)}: model format {shown(repr(meta.get('model_format')), 40)} is not this "
+                         f"medcode's format {MODEL_FORMAT}; retrain it (`make setup` rebuilds the default model)")
+    expected = expected_model_id(expect)
+    _check_manifest_shape(path, meta.get("manifest"))
+    if expected and model_id(meta) != expected:
+        raise ModelError(f"{shown(path)}: model id {model_id(meta)} is not the expected {expected} "
+                         f"(--expect-model or ${EXPECT_MODEL_ENV}); refusing to use it")
+    verify_manifest(path, meta["manifest"], meta)
+    _check_meta_fields(path, meta)
+    if meta["releases"] != RELEASE:
+        # Not an error: the codes are mapped to the release chosen when the model is used (codesets.mapping).
+        logger.info("model %s was trained with the code-set releases %s", shown(path), meta["releases"])
+    installed = library_versions()
+    for lib, version in meta["libraries"].items():
+        if installed.get(lib) != version and lib != "python":
+            logger.warning("model %s was built with %s %s; %s is installed", shown(path), shown(lib, 40),
+                           shown(version, 40), installed.get(lib))
+    return meta
+
+
+def _read_state(path: Path) -> dict:
+    try:
+        state = json.loads((path / STATE_FILE).read_bytes().decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise ModelError(f"{shown(path / STATE_FILE)}: not valid JSON") from None
+    if not isinstance(state, dict):
+        raise ModelError(f"{shown(path / STATE_FILE)}: not a JSON object")
+    return state
+
+
 def load_suggester(path: str | Path, meta: dict | None = None) -> Suggester:
-    """The learned stages of a model folder (checked first, unless ``meta`` says it was just checked)."""
+    """The learned stages of a model folder (checked first, unless ``meta`` says it was just checked).
+
+    Raises:
+        ModelError: when the folder fails its checks or a file's content is not what medcode wrote.
+    """
     path = Path(path)
     meta = meta if meta is not None else read_meta(path)
-    state = json.loads((path / STATE_FILE).read_text("utf-8"))
-    with np.load(path / ARRAYS_FILE, allow_pickle=False) as stored:
-        arrays = dict(stored)
-    note_model = NoteModel.from_state(state["note_model"], arrays)
-    rankers = {s: CalibratedRanker.from_state(state["rankers"][s], arrays, f"ranker_{i}")
-               for i, s in enumerate(SYSTEMS)}
-    codes = {}
-    for line in gzip.decompress((path / CODES_FILE).read_bytes()).decode("utf-8").splitlines():
-        code, system, billable, title = line.split("\t", 3)
-        codes[(system, code)] = (billable == "1", title)
-    config = TrainConfig.from_dict(meta["config"], f"{path / META_FILE}: config")
+    state = _read_state(path)
+    try:
+        with np.load(path / ARRAYS_FILE, allow_pickle=False) as stored:
+            arrays = dict(stored)
+        note_model = NoteModel.from_state(state["note_model"], arrays)
+        rankers = {s: CalibratedRanker.from_state(state["rankers"][s], arrays, f"ranker_{i}")
+                   for i, s in enumerate(SYSTEMS)}
+        codes = {}
+        for line in gunzip(path / CODES_FILE, keep=True).decode("utf-8").splitlines():
+            code, system, billable, title = line.split("\t", 3)
+            codes[(system, code)] = (billable == "1", title)
+        config = TrainConfig.from_dict(meta["config"], f"{shown(path / META_FILE)}: config")
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise ModelError(f"{shown(path)}: the model's state cannot be read ({type(exc).__name__}); "
+                         "it was not written by this medcode") from None
     return Suggester(note_model, rankers, codes, config, meta,
                      lambda: read_json_gz(path / QUERIES_FILE),
                      lambda: Excludes1Index.from_dict(read_json_gz(path / EXCLUDES1_FILE)))
@@ -250,6 +544,10 @@ def model_card(meta: dict) -> str:
     lines = [f"# medcode model `{meta.get('name')}`", "",
              f"- medcode {meta['medcode_version']}, created {meta['created']}",
              f"- Code sets: {meta['releases'][CM]}; {meta['releases'][PCS]}"]
+    for system, release in meta.get("code_release", {}).items():
+        if not release.get("bundled"):  # an installed release: name it and the files it was built from
+            sources = ", ".join(f"{s['file']} (SHA-256 {s['sha256'][:12]}…)" for s in release.get("sources", [])[:6])
+            lines.append(f"- {system} release `{release['name']}`, effective {release['effective'].get(system)}: {sources}")
     training = meta.get("training", {})
     if training:
         lines.append(f"- Trained on {training.get('notes')} notes ({training.get('corpus', 'corpus')}), "

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from medcode.about import CM, RELEASE, SYSTEMS
-from medcode.candidates import DEMOTING, CandidatePool, propose
+from medcode.candidates import CandidatePool, demoting, propose
 from medcode.codesets.excludes import Excludes1Index
+from medcode.coding.encounter import encounter_query, encounter_stated
+from medcode.coding.guidelines import apply_guidelines
 from medcode.config import TrainConfig
 from medcode.features import SOURCE_RANK, CodeTable, feature_matrix
 from medcode.mentions import Mention
@@ -24,6 +26,8 @@ from medcode.notemodel import NoteModel
 from medcode.ranker import CalibratedRanker
 from medcode.textnorm import content_words
 
+#: Candidates per note, system and demotion a second stage scores with all trees (at least twice the depth).
+SECOND_STAGE_ROWS = 60
 #: Score factor for a demoted candidate.
 DEMOTION_FACTOR = 0.2
 #: A learned alias counts as evidence when it predicted its code at least this often in training.
@@ -69,11 +73,18 @@ def describe(pool: CandidatePool) -> list[Candidate]:
                     shown[id(m)] = (rank, m)
         evidence = [m for _, m in sorted(shown.values(), key=lambda rm: (-rm[0], rm[1].start))]
         demoted = None
-        if all(link.mention.status & DEMOTING for link in links):
-            kinds = sorted({k.lower() for link in links for k in link.mention.status & DEMOTING})
+        if all(demoting(code, pool.system, link.mention.status) for link in links):
+            kinds = sorted({k.lower() for link in links for k in demoting(code, pool.system, link.mention.status)})
             demoted = f"every mention in the note is {' or '.join(kinds)}"
         out.append(Candidate(code, evidence, "mention" if evidence else "related-mention", demoted))
     return out
+
+
+def _pcs_query(code: str) -> dict | None:
+    """The question an ICD-10-PCS prefix leaves open (the axis it lacks), from the PCS tables."""
+    from medcode.codesets.pcs import PcsComposer
+
+    return PcsComposer.load().query(code)
 
 
 @contextmanager
@@ -120,6 +131,12 @@ class Suggester:
         self.code_info = CodeTable(lambda code, system: codes.get((system, code)))
         self._queries = queries if queries is not None else {}
         self._excludes1 = excludes1 if excludes1 is not None else Excludes1Index({}, {})
+        #: ``code without its 7th character -> {character: meaning}`` (the engine's index), for the
+        #: encounter query of a code whose 7th character the note did not state.
+        self.seventh = None
+        #: Set when the model is used with a release other than its own
+        #: (:class:`medcode.codesets.mapping.ReleaseHook`): rewrites each record's suggestions for it.
+        self.release_hook = None
 
     @property
     def queries(self) -> dict:
@@ -130,7 +147,9 @@ class Suggester:
 
     @property
     def excludes1(self) -> Excludes1Index:
-        """The ICD-10-CM Excludes1 notes of the release the model was built with."""
+        """The ICD-10-CM Excludes1 notes of the release the model was built with (or is used with)."""
+        if self.release_hook is not None:
+            return self.release_hook.excludes1
         if callable(self._excludes1):
             self._excludes1 = self._excludes1()
         return self._excludes1
@@ -151,36 +170,58 @@ class Suggester:
         with cyclic_gc_paused():
             ridge, knn = self.note_model.signals(texts)
             words = [frozenset(content_words(t)) for t in texts]
+            stated = [encounter_stated(w) for w in words]
             results: list[dict[str, list[dict]]] = [{} for _ in texts]
             for s in SYSTEMS:
                 pools = [propose(s, ridge[s][i], knn[s][i], mentions[i], self.note_model,
                                  self.config.ridge_candidates, self.config.max_candidates) for i in range(len(texts))]
                 x = np.concatenate([feature_matrix(pool, self.note_model, self.code_info, len(texts[i]), words[i])
                                     for i, pool in enumerate(pools)])
-                self._rank_system(s, pools, x, depth, results)
+                self._rank_system(s, pools, x, depth, results, stated)
         return results
 
     def _rank_system(self, system: str, pools: list[CandidatePool], x: np.ndarray, depth: int,
-                     results: list[dict[str, list[dict]]]) -> None:
+                     results: list[dict[str, list[dict]]], stated: list[bool]) -> None:
         per_note = [describe(pool) for pool in pools]
-        raw = self.rankers[system].raw(x)
-        score = self.rankers[system].score(raw)
+        ranker = self.rankers[system]
         demoted = np.array([c.demoted is not None for cands in per_note for c in cands], dtype=bool)
+        # Two stages: the first trees on every candidate, all trees on the few that can reach the list.
+        # A candidate outside a note's best `keep` after the first stage is never shown, so its full
+        # score is not computed (most of a note's ~300 candidates; the tree walks were 60% of the time).
+        first = ranker.first_stage(x)
+        keep = max(SECOND_STAGE_ROWS, 2 * depth)
+        offsets = np.cumsum([0] + [len(c) for c in per_note])
+        chosen = []
+        for i in range(len(per_note)):
+            segment, flags = first[offsets[i]:offsets[i + 1]], demoted[offsets[i]:offsets[i + 1]]
+            for mask in (~flags, flags):
+                rows = np.flatnonzero(mask)
+                chosen.append(offsets[i] + rows[np.argsort(-segment[rows], kind="stable")[:keep]])
+        chosen = np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
+        scored = np.zeros(len(x), dtype=bool)
+        scored[chosen] = True
+        raw = np.zeros(len(x))
+        raw[chosen] = ranker.second_stage(x[chosen], first[chosen])
+        score = np.zeros(len(x))
+        score[chosen] = ranker.score(raw[chosen])
         raw[demoted] *= DEMOTION_FACTOR
         score[demoted] *= DEMOTION_FACTOR
-        offset = 0
         for i, cands in enumerate(per_note):
-            n = len(cands)
+            start, n = offsets[i], len(cands)
             # Demoted candidates go after the others, whatever their score, and do not take
             # their places: up to `depth` of each.
-            order = np.argsort(-raw[offset:offset + n], kind="stable")
-            flags = demoted[offset:offset + n][order]
+            order = np.argsort(-raw[start:start + n], kind="stable")
+            order = order[scored[start:start + n][order]]
+            flags = demoted[start:start + n][order]
             order = np.concatenate([order[~flags][:depth], order[flags][:depth]])
-            results[i][system] = [self.suggestion(cands[j], system, float(score[offset + j])) for j in order]
-            offset += n
+            results[i][system] = [self.suggestion(cands[j], system, float(score[start + j]), stated[i]) for j in order]
 
-    def suggestion(self, cand: Candidate, system: str, score: float) -> dict:
-        """The output record of one suggested code (see the README's Output section)."""
+    def suggestion(self, cand: Candidate, system: str, score: float, encounter_stated: bool = True) -> dict:
+        """The output record of one suggested code (see the README's Output section).
+
+        ``encounter_stated`` is false when the note does not say which encounter it is: a code whose
+        7th character the engine then assumed (the initial encounter) carries the encounter query.
+        """
         info = self.codes.get((system, cand.code))
         billable, title = info if info else (False, "")
         warning = None
@@ -188,7 +229,11 @@ class Suggester:
             warning = f"not a code in {RELEASE[system]}: the training corpus uses it; validate before reporting"
         elif not billable:
             warning = "header or partial code: not billable as it stands"
-        query = self.queries.get(cand.code) if system == CM else None
+        query = self.queries.get(cand.code) if system == CM else _pcs_query(cand.code) if not billable else None
+        if query is None and system == CM and self.seventh and not encounter_stated:
+            options = self.seventh(cand.code[:-1]) if len(cand.code) == 8 else None
+            if options and len(options) > 1:
+                query = encounter_query(cand.code, options)
         current = self.meta.get("release_mapping", {}).get("mapped", {}).get(cand.code) if system == CM else None
         return {
             "code": cand.code,
@@ -212,13 +257,16 @@ class Suggester:
         under ``excluded`` with the reason, so a coder sees what was set aside and why.
         """
         merged = [sug for s in SYSTEMS for sug in by_system.get(s, [])]
+        if self.release_hook is not None:
+            merged = self.release_hook(merged)
+        apply_guidelines([sug for sug in merged if "demoted" not in sug])
         merged.sort(key=lambda sug: -sug["score"])
         suggestions = [sug for sug in merged if "demoted" not in sug]
         return {"id": note_id,
                 "suggestions": suggestions,
                 "excluded": [sug for sug in merged if "demoted" in sug],
                 "conflicts": self.mark_conflicts(suggestions),
-                "release": RELEASE}
+                "release": self.release_hook.release if self.release_hook is not None else RELEASE}
 
     def mark_conflicts(self, suggestions: list[dict]) -> list[dict]:
         """Excludes1 pairs among the suggested diagnoses.

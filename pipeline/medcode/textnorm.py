@@ -28,6 +28,7 @@ UNSPECIFIC_WORDS = frozenset(
 )
 
 SYNONYMS_FILE = "synonyms.json"
+_POSSESSIVES = frozenset({"'s", "’s", "'S", "’S", "'", "’"})
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
 #: Words as the tokenizer keeps them: "x-ray" and "IL-2" are one word each.
 _WORD_RE = re.compile(r"[A-Za-z0-9]+(?:[-'/][A-Za-z0-9]+)*")
@@ -69,7 +70,13 @@ def norm_word(word: str) -> str:
 
 
 def norm_words(word: str) -> tuple[str, ...]:
-    """The canonical content words of one token (none for a function word or punctuation)."""
+    """The canonical content words of one token (none for a function word or punctuation).
+
+    A possessive ending ("Kawasaki's" is tokenized "Kawasaki" "'s") is no word of its own: an eponym
+    is matched whole, never by its "s".
+    """
+    if word in _POSSESSIVES:
+        return ()
     norm = norm_word(word)
     if not norm or norm in STOPWORDS:
         return ()

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import KFold
 
-from medcode.about import CM, SYSTEMS
+from medcode.about import CM, PCS, SYSTEMS
 from medcode.candidates import propose
 from medcode.codesets.kb import KnowledgeBase
 from medcode.codesets.queries import seventh_completions, specificity_query
+from medcode.coding.index import CodeIndex
 from medcode.config import TrainConfig
 from medcode.corpus import Note, corpus_hash, load_notes, parse_codes
 from medcode.errors import InputError
@@ -55,12 +56,14 @@ class _Corpus:
     note_keys: list[set[str]]
     base_mentions: list
     words: list[frozenset[str]]
+    clinical_words: set[str] = field(default_factory=set)
+    pcs_weights: list[float] = field(default_factory=list)
     rows: dict[str, list] = field(default_factory=lambda: {s: [] for s in SYSTEMS})
     recall: dict[str, list[int]] = field(default_factory=lambda: {s: [0, 0] for s in SYSTEMS})
 
 
 def train_model(notes: list[Note], config: TrainConfig | None = None, progress: Progress | None = None,
-                kb: KnowledgeBase | None = None):
+                kb: KnowledgeBase | None = None, pcs_weights: list[float] | None = None):
     """Train a :class:`medcode.Medcoder` on coded notes.
 
     Args:
@@ -68,6 +71,7 @@ def train_model(notes: list[Note], config: TrainConfig | None = None, progress: 
         config: hyper-parameters (the defaults of :class:`TrainConfig` when ``None``).
         progress: called at each stage and fold with ``(stage, done, total)``.
         kb: the code sets (the full FY2026 knowledge base when ``None``; tests pass a tiny one).
+        pcs_weights: per note, its weight in the ICD-10-PCS ranker (1 when ``None``).
 
     Returns:
         The trained model (its ``meta`` holds candidate recall and calibration on the training
@@ -84,11 +88,15 @@ def train_model(notes: list[Note], config: TrainConfig | None = None, progress: 
         raise InputError(f"training needs at least {max(config.folds, 2)} coded notes, got {len(notes)}")
     total = config.folds + 4
     say("loading code sets", 0, total)
-    kb = kb or KnowledgeBase.load()
+    if kb is None:  # the release chosen by `train --release` / $MEDCODE_RELEASE, else the one in force today
+        from medcode.codesets.releases import resolve_releases
+
+        kb = KnowledgeBase.for_releases(resolve_releases())
     base_lexicon = kb_lexicon(kb)
-    nlp = build_nlp()
+    nlp = build_nlp(index=CodeIndex.build(kb))
     say(f"tokenizing {len(notes)} notes", 1, total)
     corpus = _prepare(nlp, notes, base_lexicon, config)
+    corpus.pcs_weights = pcs_weights or [1.0] * len(notes)
     code_info = CodeTable(lambda c, s: (e.billable, e.title) if (e := kb.get(c, s)) else None)
     folds = KFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
     for fold, (train_idx, test_idx) in enumerate(folds.split(corpus.texts), start=1):
@@ -101,11 +109,14 @@ def train_model(notes: list[Note], config: TrainConfig | None = None, progress: 
     say("fitting the final note model and aliases on all notes", config.folds + 3, total)
     note_model = NoteModel(config.ridge_alpha, config.knn_k).fit(corpus.texts, corpus.gold)
     note_model.fit_link_stats(corpus.base_mentions, corpus.gold)
-    learned = learn_aliases(corpus.note_keys, corpus.gold, config)
+    learned = learn_aliases(corpus.note_keys, corpus.gold, config, corpus.clinical_words)
     lexicon = merge_lexicons(base_lexicon, learned)
     nlp.get_pipe("medcode_mentions").set_lexicon(lexicon)
+    nlp.get_pipe("medcode_engine").remember = False
     codes = _code_table(note_model, lexicon, kb)
     meta = {
+        "releases": kb.release,  # the code-set release the model was trained with (its codes, titles, notes)
+        **({"code_release": {s: r.record() for s, r in kb.releases.items()}} if kb.releases else {}),
         "release_mapping": release_mapping(note_model.labels[CM], kb),
         "training": {"notes": len(notes), "data_sha256": corpus_hash(notes),
                      "note_fingerprints": sorted(note_fingerprint(t) for t in corpus.texts),
@@ -119,13 +130,21 @@ def train_model(notes: list[Note], config: TrainConfig | None = None, progress: 
 def _prepare(nlp, notes: list[Note], base_lexicon: dict, config: TrainConfig) -> _Corpus:
     """Tokenize once; find the code-set links once (they are the same in every fold)."""
     texts = [n.text for n in notes]
-    docs = list(nlp.pipe(texts, disable=["medcode_mentions", "medcode_context"]))
-    matcher, context = nlp.get_pipe("medcode_mentions"), nlp.get_pipe("medcode_context")
+    docs = list(nlp.pipe(texts, disable=["medcode_mentions", "medcode_context", "medcode_engine"]))
+    nlp.get_pipe("medcode_engine").remember = True  # the same docs pass once per fold
     # The code-set links are found once, to learn how often each one names a gold code.
-    matcher.set_lexicon(base_lexicon)
-    base_mentions = [doc_mentions(context(matcher(d))) for d in docs]
+    nlp.get_pipe("medcode_mentions").set_lexicon(base_lexicon)
+    base_mentions = [doc_mentions(_annotate(nlp, d)) for d in docs]
     return _Corpus(texts, [n.codes for n in notes], docs, [window_keys(d, config.learned_max_words) for d in docs],
-                   base_mentions, [frozenset(content_words(t)) for t in texts])
+                   base_mentions, [frozenset(content_words(t)) for t in texts],
+                   {w for key in base_lexicon for w in key.split()})
+
+
+def _annotate(nlp, doc):
+    """Mentions, their statuses and the engine's codes on a tokenized doc (the pipeline after sentences)."""
+    for name in ("medcode_mentions", "medcode_context", "medcode_engine"):
+        doc = nlp.get_pipe(name)(doc)
+    return doc
 
 
 def _fold_candidates(nlp, corpus: _Corpus, train_idx, test_idx, base_lexicon: dict, code_info: CodeTable,
@@ -134,12 +153,12 @@ def _fold_candidates(nlp, corpus: _Corpus, train_idx, test_idx, base_lexicon: di
     note_model = NoteModel(config.ridge_alpha, config.knn_k).fit([corpus.texts[i] for i in train_idx],
                                                                  [corpus.gold[i] for i in train_idx])
     note_model.fit_link_stats([corpus.base_mentions[i] for i in train_idx], [corpus.gold[i] for i in train_idx])
-    learned = learn_aliases([corpus.note_keys[i] for i in train_idx], [corpus.gold[i] for i in train_idx], config)
-    matcher, context = nlp.get_pipe("medcode_mentions"), nlp.get_pipe("medcode_context")
-    matcher.set_lexicon(merge_lexicons(base_lexicon, learned))
+    learned = learn_aliases([corpus.note_keys[i] for i in train_idx], [corpus.gold[i] for i in train_idx], config,
+                            corpus.clinical_words)
+    nlp.get_pipe("medcode_mentions").set_lexicon(merge_lexicons(base_lexicon, learned))
     ridge, knn = note_model.signals([corpus.texts[i] for i in test_idx])
     for k, i in enumerate(test_idx):
-        mentions = doc_mentions(context(matcher(corpus.docs[i])))
+        mentions = doc_mentions(_annotate(nlp, corpus.docs[i]))
         for s in SYSTEMS:
             pool = propose(s, ridge[s][k], knn[s][k], mentions, note_model, config.ridge_candidates,
                            config.max_candidates)
@@ -148,7 +167,8 @@ def _fold_candidates(nlp, corpus: _Corpus, train_idx, test_idx, base_lexicon: di
             corpus.recall[s][0] += len(truth & set(pool.codes))
             corpus.recall[s][1] += len(truth)
             corpus.rows[s].append((np.full(len(pool.codes), i), features,
-                                   np.array([c in truth for c in pool.codes], dtype=np.int8)))
+                                   np.array([c in truth for c in pool.codes], dtype=np.int8),
+                                   np.full(len(pool.codes), corpus.pcs_weights[i] if s == PCS else 1.0)))
 
 
 def _fit_rankers(corpus: _Corpus, config: TrainConfig, n_notes: int) -> tuple[dict, dict]:
@@ -157,8 +177,10 @@ def _fit_rankers(corpus: _Corpus, config: TrainConfig, n_notes: int) -> tuple[di
         groups = np.concatenate([r[0] for r in corpus.rows[s]])
         x = np.concatenate([r[1] for r in corpus.rows[s]])
         y = np.concatenate([r[2] for r in corpus.rows[s]])
+        weights = np.concatenate([r[3] for r in corpus.rows[s]])
         logger.info("training the %s ranker on %d out-of-fold candidates", s, len(y))
-        rankers[s] = CalibratedRanker.from_config(config).fit(x, y, groups, folds=config.folds)
+        rankers[s] = CalibratedRanker.from_config(config).fit(
+            x, y, groups, folds=config.folds, sample_weight=None if np.all(weights == 1.0) else weights)
         report[s] = {
             "candidate_recall_oof": corpus.recall[s][0] / max(corpus.recall[s][1], 1),
             "candidates_per_note": len(y) / n_notes,
@@ -201,8 +223,6 @@ def release_mapping(labels, kb: KnowledgeBase) -> dict:
     A header with one billable code under it, or with exactly one "unspecified" child, maps to it; a code
     that lacks its 7th character or is not in the release is left as it is, counted and listed.
     """
-    from medcode.about import RELEASE
-
     mapped, unmapped = {}, {}
     for code in labels:
         entry = kb.get(code, CM)
@@ -220,7 +240,7 @@ def release_mapping(labels, kb: KnowledgeBase) -> dict:
             mapped[code] = defaults[0]
         else:
             unmapped[code] = f"header with {len(children)} billable codes"
-    return {"release": RELEASE[CM], "mapped": mapped, "unmapped": unmapped,
+    return {"release": kb.release[CM], "mapped": mapped, "unmapped": unmapped,
             "counts": {"mapped": len(mapped), "unmapped": len(unmapped)}}
 
 
@@ -287,23 +307,36 @@ def _apply(note: Note, keep: dict, drop: dict, counts: dict) -> None:
 
 def train_corpus(corpus: str | Path, output: str | Path, split: str | None = "train",
                  config: TrainConfig | None = None, eval_split: str | None = None,
-                 progress: Progress | None = None, feedback: str | Path | None = None) -> dict:
+                 progress: Progress | None = None, feedback: str | Path | None = None,
+                 also: list[str | Path] = ()) -> dict:
     """Train a model on a corpus (plus coder feedback) and save it; optionally evaluate on a held-out split.
+
+    ``also`` names more coded notes to train on (JSONL, CSV, or a folder), read whole.
 
     Returns:
         ``{"model", "notes", "skipped", "seconds", "feedback"?, "metrics"?}``.
     """
     from medcode.evaluation.run import evaluate_model, headline
+    from medcode.storage import check_model_output
 
+    check_model_output(output)  # before hours of training: an output that cannot take the model is refused now
     start = time.perf_counter()
     config = config or TrainConfig()
     notes, errors = load_notes(corpus, split)
+    also_ids: set[str] = set()
+    for extra_corpus in also:
+        more, more_errors = load_notes(extra_corpus)
+        also_ids |= {n.id for n in more}
+        notes += more
+        errors += more_errors
     for bad in errors:
         logger.warning("training: skipped note %s: %s", bad.id, bad.reason)
     applied = apply_feedback(notes, feedback) if feedback else None
     notes = [n for n in notes if any(n.codes.values())]
-    model = train_model(notes, config, progress=progress)
-    extra = {"training": {**model.meta["training"], "corpus": f"{Path(corpus).name}:{split}",
+    pcs_weights = [config.also_pcs_weight if n.id in also_ids else 1.0 for n in notes]
+    model = train_model(notes, config, progress=progress, pcs_weights=pcs_weights)
+    names = [f"{Path(corpus).name}:{split}", *(Path(p).name for p in also)]
+    extra = {"training": {**model.meta["training"], "corpus": " + ".join(names),
                           **({"feedback": {"file": Path(feedback).name, **applied}} if applied else {})}}
     result = {"notes": len(notes), "skipped": len(errors), "config": asdict(config),
               **({"feedback": applied} if applied else {})}

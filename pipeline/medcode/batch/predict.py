@@ -1,7 +1,20 @@
 """``medcode predict``: score every note of an input and stream the results to a JSONL file.
 
-Notes are read, scored and written a batch at a time, so memory stays flat however long the input;
-each batch is flushed to disk before the next is read, so a run killed at any point can be resumed.
+Notes are read, scored and written a batch at a time, so memory stays flat however long the input.
+
+What a run guarantees about the user's files:
+
+* Everything is checked before any file is written: the options, the input (it exists, its format,
+  a CSV's header), the outputs (none is an input, a corpus's gold file or note, inside the model
+  folder, a folder or a special file) and the model (its manifest, and its id when one is expected).
+* The run writes to partial files beside its outputs (``.<name>.partial``) and renames them into
+  place at the end, so OUT, ``OUT.errors.jsonl``, the CodiEsp TSVs and the run record
+  ``OUT.run.json`` are either the previous run's, whole, or this run's, whole.
+* Each note is written in input order and flushed, to OUT or to the errors file, so a run killed at
+  any point leaves a prefix of the input handled. ``--resume`` continues it (or a finished run) after
+  checking that the run record's fingerprint (input SHA-256, model id, top-k, format, max-chars,
+  medcode version) is this run's; a mismatch is refused with what differs. Duplicate ids are found
+  and errors reported exactly as in an uninterrupted run, and the result counts every skipped note.
 """
 
 from __future__ import annotations
@@ -9,15 +22,21 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import chain, islice
 from pathlib import Path
 
-from medcode.about import DEFAULT_TOP_K, SYSTEMS
-from medcode.batch.engines import open_engine
-from medcode.corpus import DEFAULT_MAX_CHARS, Note, NoteError, read_jsonl, read_notes
+from medcode.about import DEFAULT_TOP_K, MAX_NOTE_CHARS, SYSTEMS, __version__
+from medcode.batch.engines import ENGINES, open_engine, scheduler_security
+from medcode.batch.files import atomic_writer, check_output, read_capped, real_paths, write_text
+from medcode.corpus import DEFAULT_MAX_CHARS, Note, NoteError, files_sha256, input_files, read_jsonl, read_notes
+from medcode.errors import InputError, UsageError
+from medcode.textsafe import MAX_ID_CHARS, shown
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +44,8 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 256
 #: Output formats of ``medcode predict``.
 FORMATS = ("jsonl", "codiesp")
+#: What ``--resume`` compares between the earlier run and this one.
+FINGERPRINT_KEYS = ("input_sha256", "model", "top_k", "format", "max_chars", "medcode", "release")
 
 
 def _batches(items: Iterable, size: int) -> Iterator[list]:
@@ -33,36 +54,94 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def _read_done(path: Path) -> set[str]:
-    """Ids already written to a JSONL output; a torn last line (a killed run) is cut off."""
-    done: set[str] = set()
-    if not path.exists():
-        return done
-    good = 0
-    with path.open("rb") as handle:
-        for line in handle:
-            if not line.endswith(b"\n"):
-                break
-            try:
-                done.add(json.loads(line)["id"])
-            except (ValueError, KeyError, TypeError):
-                break
-            good += len(line)
-    with path.open("r+b") as handle:
-        handle.truncate(good)
-    return done
-
-
 def errors_path_of(output: Path) -> Path:
     """Where the notes that could not be scored are reported: ``<output stem>.errors.jsonl``."""
     return output.with_name(output.stem + ".errors.jsonl")
+
+
+def record_path_of(output: Path) -> Path:
+    """The run record (fingerprint and counts) of an output: ``<output stem>.run.json``."""
+    return output.with_name(output.stem + ".run.json")
+
+
+def partial_of(path: Path) -> Path:
+    """The file a run writes ``path``'s content to until it ends."""
+    return path.with_name(f".{path.name}.partial")
+
+
+@dataclass
+class RunFiles:
+    """Every file a run writes (the TSVs only with ``--format codiesp``)."""
+
+    output: Path
+    fmt: str
+
+    @property
+    def errors(self) -> Path:
+        return errors_path_of(self.output)
+
+    @property
+    def record(self) -> Path:
+        return record_path_of(self.output)
+
+    @property
+    def tsvs(self) -> dict[str, Path]:
+        if self.fmt != "codiesp":
+            return {}
+        return {s: self.output.with_name(f"{self.output.stem}{'D' if s == SYSTEMS[0] else 'P'}.tsv") for s in SYSTEMS}
+
+    def all(self) -> list[Path]:
+        finals = [self.output, self.errors, self.record, *self.tsvs.values()]
+        return finals + [partial_of(p) for p in finals[:3]]
+
+
+class _Source:
+    """The notes of an input, readable again from the start (except standard input, read once)."""
+
+    def __init__(self, path: str, split: str | None, max_chars: int):
+        self.path, self.split, self.max_chars = path, split, max_chars
+        self.stdin = path == "-"
+        self.files = [] if self.stdin else input_files(path, split)
+        # Read the first item now: a missing file or a CSV without header fails before any output.
+        first_pass = self._read()
+        first = next(first_pass, None)
+        self._first = chain([first] if first is not None else [], first_pass)
+
+    def _read(self) -> Iterator[Note | NoteError]:
+        if self.stdin:
+            return read_jsonl(sys.stdin.buffer, "stdin", self.max_chars)
+        return read_notes(self.path, self.split, self.max_chars)
+
+    def items(self) -> Iterator[Note | NoteError]:
+        first, self._first = self._first, None
+        return first if first is not None else self._read()
+
+
+def _deduplicated(items: Iterable[Note | NoteError], seen: set[str]) -> Iterator[Note | NoteError]:
+    for item in items:
+        if isinstance(item, Note):
+            if item.id in seen:
+                item = NoteError(item.id, "duplicate id: an earlier note has the same id")
+            else:
+                seen.add(item.id)
+        yield item
+
+
+@dataclass
+class _Kept:
+    """What an earlier run already handled: the first ``notes`` input items."""
+
+    notes: int = 0
+    scored: int = 0
+    skipped: int = 0
+    seen: set[str] = field(default_factory=set)
 
 
 def predict_file(input_path: str | Path, output: str | Path, model=None, model_dir: str | Path | None = None,
                  top_k: int = DEFAULT_TOP_K, fmt: str = "jsonl", split: str | None = None,
                  max_chars: int = DEFAULT_MAX_CHARS, workers: int = 1, resume: bool = False,
                  progress: Callable[[int], None] | None = None, engine: str = "local",
-                 scheduler: str | None = None, batch_size: int = BATCH_SIZE) -> dict:
+                 scheduler: str | None = None, batch_size: int = BATCH_SIZE, expect_model: str | None = None) -> dict:
     """Score every note of an input and stream the results to ``output``, in bounded memory.
 
     Notes that cannot be scored (empty, not UTF-8, too long, malformed row, duplicate id) go to
@@ -76,90 +155,288 @@ def predict_file(input_path: str | Path, output: str | Path, model=None, model_d
         top_k: suggestions per note and code system.
         fmt: ``jsonl``, or ``codiesp`` to also write ``<stem>D.tsv`` / ``<stem>P.tsv``.
         split: CodiEsp split, when the input is a CodiEsp root.
-        max_chars: notes longer than this are skipped as errors.
+        max_chars: notes longer than this are skipped as errors (at most :data:`MAX_NOTE_CHARS`).
         workers: processes scoring batches in parallel (output order is input order); for the dask
             engine, the size of the local cluster.
-        resume: keep what an earlier run wrote to ``output`` and score only the notes it lacks.
-        progress: called with the number of input notes handled so far (those an earlier run wrote
-            included), after each note is written.
+        resume: continue an earlier run of the same input, model and options into ``output``.
+        progress: called with the number of input notes handled so far (those an earlier run
+            handled included), after each note is written.
         engine: ``local`` or ``dask`` (see :mod:`medcode.batch.engines`); the output is the same.
-        scheduler: a Dask scheduler address; a local cluster when ``None``.
-        batch_size: notes per batch (the unit of work, of flushing and of resuming).
+        scheduler: a Dask security file or ``tls://`` address; a private local cluster when ``None``.
+        batch_size: notes per batch (the unit of work and of syncing to disk).
+        expect_model: the only model id accepted (default: ``$MEDCODE_EXPECT_MODEL``, when set).
 
     Returns:
-        ``{"scored", "skipped", "resumed", "output", "errors_file", "codiesp_files", "seconds"}``.
+        ``{"scored", "skipped", "resumed", "resumed_skipped", "skipped_total", "model", "output",
+        "errors_file", "record_file", "codiesp_files", "seconds"}``: ``scored`` and ``skipped`` count
+        this run's notes, ``resumed`` / ``resumed_skipped`` the earlier run's.
+
+    Raises:
+        UsageError: for options that cannot be used (refused before anything is read or written).
+        InputError: for an input that cannot be read, an output that would destroy a file, or a
+            ``--resume`` of another run.
+        ModelError: for a model that fails its checks or is not the expected one.
     """
-    from medcode.api import default_model_dir
-
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    errors_path = errors_path_of(output)
-    done = _read_done(output) if resume else set()
-    reported = _read_done(errors_path) if resume else set()
-    seen: set[str] = set()
-    counts = {"scored": 0, "skipped": 0, "kept": 0}
     start = time.perf_counter()
+    _check_options(str(input_path), fmt, engine, scheduler, workers, top_k, max_chars, batch_size, resume)
+    source = _Source(str(input_path), split, max_chars)
+    files = RunFiles(Path(output), fmt)
+    model, model_dir, model_id = _resolve_model(model, model_dir, engine, workers, expect_model)
+    _check_outputs(files, source, model_dir)
+    fingerprint = {"input_sha256": files_sha256(source.files) if not source.stdin else None, "model": model_id,
+                   "top_k": top_k, "format": fmt, "max_chars": max_chars, "medcode": __version__,
+                   "release": _release_names()}
+    counts = {"scored": 0, "skipped": 0}
+    with open_engine(engine, model, model_dir, workers, scheduler, model_id) as runner:
+        files.output.parent.mkdir(parents=True, exist_ok=True)
+        kept = _prepare(files, fingerprint, resume, source)
+        items = _deduplicated(islice(source.items(), kept.notes, None), kept.seen)
+        tasks = ((batch, [n for n in batch if isinstance(n, Note)]) for batch in _batches(items, batch_size))
+        handled = [kept.notes]
+        with partial_of(files.output).open("a", encoding="utf-8") as out, \
+                partial_of(files.errors).open("a", encoding="utf-8") as err:
+            if progress and kept.notes:
+                progress(kept.notes)
+            for batch, results in runner.map(tasks, top_k):
+                _write_batch(batch, results, out, err, counts, lambda: _tick(handled, progress))
+    skipped_total = kept.skipped + counts["skipped"]
+    tsvs = _finish(files, fingerprint, kept, counts)
+    return {"scored": counts["scored"], "skipped": counts["skipped"], "resumed": kept.scored,
+            "resumed_skipped": kept.skipped, "skipped_total": skipped_total, "model": model_id,
+            "output": str(files.output), "errors_file": str(files.errors) if skipped_total else None,
+            "record_file": str(files.record), "codiesp_files": tsvs, "seconds": round(time.perf_counter() - start, 3)}
 
-    def items() -> Iterator[Note | NoteError]:
-        source = read_jsonl(sys.stdin.buffer, "stdin", max_chars) if str(input_path) == "-" \
-            else read_notes(input_path, split, max_chars)
-        for item in source:
-            if isinstance(item, Note):
-                if item.id in seen:
-                    item = NoteError(item.id, "duplicate id: an earlier note has the same id")
-                else:
-                    seen.add(item.id)
-            if item.id not in done and (isinstance(item, Note) or item.id not in reported):
-                yield item
-            else:
-                counts["kept"] += 1
 
+def _release_names() -> dict[str, str]:
+    """The code-set release each system is coded against (``$MEDCODE_RELEASE`` / date of service, else the
+    default), so a ``--resume`` with another release is refused like one with another model."""
+    from medcode.codesets.releases import release_names, resolve_releases
+
+    return release_names(resolve_releases())
+
+
+def _tick(handled: list[int], progress) -> None:
+    handled[0] += 1
+    if progress:
+        progress(handled[0])
+
+
+def _check_options(input_path: str, fmt: str, engine: str, scheduler: str | None, workers: int, top_k: int,
+                   max_chars: int, batch_size: int, resume: bool) -> None:
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {shown(fmt, 40)!r}: use {' or '.join(FORMATS)}")
+    if engine not in ENGINES:
+        raise UsageError(f"--engine {shown(engine, 40)!r}: unknown engine; use {' or '.join(ENGINES)}")
+    if scheduler and engine != "dask":
+        raise UsageError("--scheduler needs --engine dask")
+    if not 1 <= max_chars <= MAX_NOTE_CHARS:
+        raise UsageError(f"--max-chars {max_chars:,}: give 1 to {MAX_NOTE_CHARS:,} (spaCy's pipeline takes "
+                         "no longer note)")
+    for flag, value in (("--workers", workers), ("--top-k", top_k), ("batch size", batch_size)):
+        if value < 1:
+            raise UsageError(f"{flag} {value}: give 1 or more")
+    if resume and input_path == "-":
+        raise UsageError("--resume needs an input file: notes read from standard input cannot be matched to "
+                         "the earlier run")
+    if scheduler:
+        scheduler_security(scheduler)  # a bad address or security file is refused before anything is read
+
+
+def _resolve_model(model, model_dir, engine: str, workers: int, expect: str | None):
+    """``(loaded model or None, model folder, model id)``, the model checked before any output is touched."""
+    from medcode.api import default_model_dir
+    from medcode.coder import Medcoder
+    from medcode.errors import ModelError
+    from medcode.storage import expected_model_id, model_id, read_meta
+
+    inline = engine == "local" and workers == 1
+    if model is not None and (inline or model_dir is None):
+        expected = expected_model_id(expect)
+        if expected and model.model_id != expected:
+            raise ModelError(f"model id {model.model_id} is not the expected {expected}; refusing to use it")
+        return model, Path(model_dir) if model_dir else None, model.model_id
     model_dir = Path(model_dir) if model_dir else default_model_dir()
-    with open_engine(engine, model, model_dir, workers, scheduler) as runner, \
-            output.open("a" if resume else "w", encoding="utf-8") as out, \
-            errors_path.open("a" if resume else "w", encoding="utf-8") as err:
-        # Each task carries its batch, so results come back with the errors to report beside them.
-        tasks = ((batch, [n for n in batch if isinstance(n, Note)]) for batch in _batches(items(), batch_size))
-        for batch, rows in runner.map(tasks, top_k):
-            _write_batch(batch, rows, out, err, counts, progress)
-    files = write_codiesp_tsv(output) if fmt == "codiesp" else []
-    has_errors = errors_path.exists() and errors_path.stat().st_size > 0
-    if not has_errors:
-        errors_path.unlink(missing_ok=True)
-    return {"scored": counts["scored"], "skipped": counts["skipped"], "resumed": len(done), "output": str(output),
-            "errors_file": str(errors_path) if has_errors else None,
-            "codiesp_files": files, "seconds": round(time.perf_counter() - start, 3)}
+    if inline:
+        model = Medcoder.load(model_dir, expect)
+        return model, model_dir, model.model_id
+    return None, model_dir, model_id(read_meta(model_dir, expect))
 
 
-def _write_batch(batch: list, rows: list[dict], out, err, counts: dict, progress) -> None:
-    """Write one batch's rows and errors, flushed to disk before the next batch is read."""
-    for bad in (n for n in batch if isinstance(n, NoteError)):
-        err.write(json.dumps(bad.as_dict()) + "\n")
-        logger.warning("skipped note %s: %s", bad.id, bad.reason)
-        counts["skipped"] += 1
-        if progress:
-            progress(counts["scored"] + counts["skipped"] + counts["kept"])
-    for row in rows:
-        out.write(json.dumps(row) + "\n")
-        counts["scored"] += 1
-        if progress:
-            progress(counts["scored"] + counts["skipped"] + counts["kept"])
-    out.flush()
-    err.flush()
-    os.fsync(out.fileno())
+def _check_outputs(files: RunFiles, source: _Source, model_dir: Path | None) -> None:
+    """Refuse outputs that are inputs (or their gold files, or inside the model folder)."""
+    folders, inputs = [model_dir] if model_dir else [], real_paths(source.files)
+    for path in files.all():
+        check_output(path, "--output", inputs=inputs, folders=folders, make_parent=True)
 
 
-def write_codiesp_tsv(output: Path) -> list[str]:
-    """CodiEsp TSVs (``<stem>D.tsv``, ``<stem>P.tsv``: ``id<TAB>code`` in rank order) from a JSONL output."""
-    paths = {s: output.with_name(f"{output.stem}{'D' if s == SYSTEMS[0] else 'P'}.tsv") for s in SYSTEMS}
-    handles = {s: p.open("w", encoding="utf-8") for s, p in paths.items()}
+def _read_record(path: Path) -> dict:
     try:
-        with output.open(encoding="utf-8") as rows:
+        record = json.loads(read_capped(path, 1 << 20, "run record"))
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or not isinstance(record.get("fingerprint"), dict):
+        raise InputError(f"--resume: {shown(path)}: not a medcode run record; run without --resume to start over")
+    return record["fingerprint"]
+
+
+def _differences(old: dict, new: dict) -> list[str]:
+    out = []
+    for key in FINGERPRINT_KEYS:
+        was, now = old.get(key), new.get(key)
+        if was == now:
+            continue
+        if key == "input_sha256":
+            out.append("the input (another file, or the file changed)")
+        elif key == "model":
+            out.append(f"the model ({shown(was, 12)}, now {now[:12]}…)")
+        elif key == "medcode":
+            out.append(f"medcode {shown(was, 20)} (now {now})")
+        elif key == "release":
+            out.append(f"the code-set release ({shown(json.dumps(was), 80)}, now {json.dumps(now)}; --release)")
+        else:
+            out.append(f"--{key.replace('_', '-')} {shown(was, 20)} (now {now})")
+    return out
+
+
+def _earlier_fingerprint(files: RunFiles) -> tuple[dict | None, bool]:
+    """The earlier run's fingerprint, and whether it comes from a finished run (else an interrupted one)."""
+    if partial_of(files.record).exists():
+        return _read_record(partial_of(files.record)), False
+    if files.record.exists() and files.output.exists():
+        return _read_record(files.record), True
+    if files.output.exists():
+        raise InputError(f"--resume: {shown(files.output)} has no run record ({files.record.name}): it was not "
+                         "written by this medcode's predict; run without --resume, or choose another --output")
+    return None, False
+
+
+def _prepare(files: RunFiles, fingerprint: dict, resume: bool, source: _Source) -> _Kept:
+    """Partial files to append to: an earlier run's (checked) under ``--resume``, else new empty ones."""
+    if resume:
+        earlier, finished = _earlier_fingerprint(files)
+        if earlier is not None:
+            differences = _differences(earlier, fingerprint)
+            if differences:
+                raise InputError(f"--resume: {shown(files.output)} was written by another run: "
+                                 f"{'; '.join(differences)}. Run without --resume to start over, or choose "
+                                 "another --output")
+            if finished:  # continue a finished run: its files become the partial ones again
+                for final in (files.output, files.errors):
+                    if final.exists():
+                        shutil.copyfile(final, partial_of(final))
+                    else:
+                        partial_of(final).write_bytes(b"")
+                write_text(partial_of(files.record), json.dumps({"fingerprint": fingerprint}) + "\n")
+            kept = _verify_prefix(files, source)
+            if kept is not None:
+                return kept
+            logger.warning("the earlier run's files for %s do not match its input; scoring from the start",
+                           shown(files.output))
+    for path in (partial_of(files.output), partial_of(files.errors)):
+        path.write_bytes(b"")
+    write_text(partial_of(files.record), json.dumps({"fingerprint": fingerprint, "state": "running"}) + "\n")
+    return _Kept()
+
+
+def _complete_ids(path: Path) -> list:
+    """Ids of the whole lines of a partial file; a torn last line (a killed run) is cut off."""
+    ids, good = [], 0
+    if not path.exists():
+        return ids
+    with path.open("rb") as handle:
+        for line in handle:
+            try:
+                ids.append(json.loads(line)["id"] if line.endswith(b"\n") else None)
+            except (ValueError, KeyError, TypeError):
+                ids.append(None)
+            if ids[-1] is None:
+                ids.pop()
+                break
+            good += len(line)
+    with path.open("r+b") as handle:
+        handle.truncate(good)
+    return ids
+
+
+def _verify_prefix(files: RunFiles, source: _Source) -> _Kept | None:
+    """What the earlier run handled, after checking its lines are the first notes of the input, in order.
+
+    The input is read again up to that point (not scored), so duplicate ids are found as in one run.
+    ``None`` when the files do not match the input (they are then rewritten from the start).
+    """
+    scored, skipped = _complete_ids(partial_of(files.output)), _complete_ids(partial_of(files.errors))
+    kept = _Kept(len(scored) + len(skipped), len(scored), len(skipped))
+    items = _deduplicated(source.items(), kept.seen)
+    s = e = 0
+    for item in islice(items, kept.notes):
+        if isinstance(item, Note) and s < len(scored) and scored[s] == item.id:
+            s += 1
+        elif e < len(skipped) and skipped[e] == item.id:
+            e += 1
+        else:
+            break
+    items.close()
+    return kept if (s, e) == (len(scored), len(skipped)) else None
+
+
+def _write_batch(batch: list, results: list, out, err, counts: dict, tick: Callable[[], None]) -> None:
+    """Write each note of a batch in input order, to OUT or to the errors file, flushing each line.
+
+    One line at a time, in order, so that whatever a kill leaves on disk is a prefix of the input.
+    """
+    scored = iter(results)
+    for item in batch:
+        if isinstance(item, Note):
+            result = next(scored)
+            if isinstance(result, dict):
+                out.write(json.dumps(result) + "\n")
+                out.flush()
+                counts["scored"] += 1
+                tick()
+                continue
+            item = NoteError(item.id, result)
+        err.write(json.dumps(item.as_dict()) + "\n")
+        err.flush()
+        logger.warning("skipped note %s: %s", shown(item.id), item.reason)
+        counts["skipped"] += 1
+        tick()
+    os.fsync(out.fileno())
+    os.fsync(err.fileno())
+
+
+def _finish(files: RunFiles, fingerprint: dict, kept: _Kept, counts: dict) -> list[str]:
+    """Move the partial files into place (the TSVs first, the run record last)."""
+    out_p, err_p = partial_of(files.output), partial_of(files.errors)
+    tsvs = write_codiesp_tsv(out_p, files.tsvs) if files.tsvs else []
+    if err_p.stat().st_size:
+        os.replace(err_p, files.errors)
+    else:
+        err_p.unlink()
+        files.errors.unlink(missing_ok=True)  # the previous run's errors, which no longer describe OUT
+    os.replace(out_p, files.output)
+    record = {"fingerprint": fingerprint, "scored": kept.scored + counts["scored"],
+              "skipped": kept.skipped + counts["skipped"], "finished": datetime.now(UTC).isoformat(timespec="seconds")}
+    write_text(files.record, json.dumps(record, indent=2) + "\n")
+    partial_of(files.record).unlink(missing_ok=True)
+    return tsvs
+
+
+def write_codiesp_tsv(source: Path, targets: dict[str, Path] | None = None) -> list[str]:
+    """CodiEsp TSVs (``id<TAB>code`` in rank order) from a JSONL output, each written atomically.
+
+    Ids are escaped (a tab or newline in an id would forge a row).
+
+    Args:
+        source: the JSONL output.
+        targets: ``{system: path}``; default ``<stem>D.tsv`` / ``<stem>P.tsv`` beside ``source``.
+    """
+    targets = targets or RunFiles(source, "codiesp").tsvs
+    with atomic_writer(targets[SYSTEMS[0]]) as cm, atomic_writer(targets[SYSTEMS[1]]) as pcs:
+        handles = {SYSTEMS[0]: cm, SYSTEMS[1]: pcs}
+        with source.open(encoding="utf-8") as rows:
             for line in rows:
                 row = json.loads(line)
+                note_id = shown(row["id"], MAX_ID_CHARS * 10)
                 for sug in row["suggestions"]:
-                    handles[sug["system"]].write(f"{row['id']}\t{sug['code']}\n")
-    finally:
-        for handle in handles.values():
-            handle.close()
-    return [str(p) for p in paths.values()]
+                    handles[sug["system"]].write(f"{note_id}\t{sug['code']}\n")
+    return [str(p) for p in targets.values()]

@@ -8,7 +8,21 @@ import typer
 from rich.table import Table
 
 from medcode.about import DEFAULT_TOP_K, SYSTEMS
-from medcode.cli.app import ModelOpt, command, console, err_console, load_model, progress_bar, status, write_json
+from medcode.cli.app import (
+    DateOpt,
+    ExpectModelOpt,
+    ModelOpt,
+    ReleaseOpt,
+    check_outputs,
+    command,
+    console,
+    err_console,
+    load_model,
+    progress_bar,
+    release_env,
+    status,
+    write_json,
+)
 from medcode.cli.render import audit_table
 from medcode.errors import UsageError
 
@@ -26,15 +40,26 @@ def evaluate(
     threshold: float = typer.Option(0.5, "--threshold", "-t", min=0.0, max=1.0, help="Score at which a suggestion counts as assigned."),
     allow_overlap: bool = typer.Option(False, "--allow-train-overlap", help="Score notes the model was trained on."),
     top_k: int = typer.Option(DEFAULT_TOP_K, "--top-k", "-k", min=1, help="Suggestions per note and system (with --model), as medcode predict."),
+    decisions: str | None = typer.Option(None, "--decisions", help="Coder decisions (database URL or SQLite file): acceptance rate, precision by rank; with --corpus, the model against the coders' final lists."),
+    expect_model: str | None = ExpectModelOpt,
+    release: str | None = ReleaseOpt,
+    date_of_service: str | None = DateOpt,
 ) -> None:
-    """Audit accuracy: a model on coded notes, or any predictions file against gold codes.
+    """Audit accuracy: a model on coded notes, any predictions file against gold codes, or coder decisions.
 
     MAP, P@k and R@k (k = 1, 5, 10, 30) with bootstrap 95% intervals, F1 at the threshold and at the
     best cut, per-chapter and per-code tables, calibration.
     """
     from medcode.evaluation.run import evaluate_model, evaluate_predictions
 
-    if predictions:
+    check_outputs({"--output": output, "--report": report, "--csv": per_code}, [predictions, gold, corpus], split,
+                  [model])
+    release_env(release, date_of_service)  # the model is scored as it codes against that release
+    if decisions:
+        if predictions or gold:
+            raise UsageError("--decisions scores a model (or the decisions alone), not --predictions/--gold")
+        result, title = _decisions_audit(decisions, model, corpus, split, top_k, threshold, allow_overlap, expect_model)
+    elif predictions:
         if not gold:
             raise UsageError("--predictions needs --gold")
         with status("scoring the predictions"):
@@ -43,13 +68,19 @@ def evaluate(
     else:
         if not corpus:
             raise UsageError("give --corpus (to run a model) or --predictions with --gold")
-        coder = load_model(model)
+        coder = load_model(model, expect_model)
         with progress_bar("evaluating", None) as advance:
             result = evaluate_model(coder, corpus, split or "dev", allow_overlap, threshold, top_k, progress=advance)
         title = f"medcode evaluation on {result['corpus']} ({result['notes']} notes)"
+        if result["skipped"]:
+            err_console.print(f"[yellow]warning: {result['skipped']} notes could not be scored and are not in "
+                              "the figures (run medcode predict on the corpus for the reasons)[/yellow]")
         if result["training_overlap"]:
             err_console.print(f"[yellow]warning: {result['training_overlap']} notes were in the training data[/yellow]")
-    console.print(audit_table(result, title))
+    if any(s in result for s in SYSTEMS):
+        console.print(audit_table(result, title))
+    if "decisions" in result:
+        console.print(decisions_table(result["decisions"], f"coder decisions in {result['database']}"))
     write_json(result, output)
     if report:
         from medcode.evaluation.report import write_report
@@ -61,6 +92,50 @@ def evaluate(
 
         write_per_code_csv(result, per_code)
         err_console.print(f"wrote {per_code}")
+
+
+def _decisions_audit(url: str, model: Path | None, corpus: Path | None, split: str | None, top_k: int,
+                     threshold: float, allow_overlap: bool, expect_model: str | None = None) -> tuple[dict, str]:
+    """Acceptance from the decisions; with ``--corpus``, the model scored against the coders' final lists."""
+    from medcode.decisions.store import DecisionStore
+    from medcode.evaluation.decisions import evaluate_decisions
+    from medcode.evaluation.run import load_eval_notes
+
+    store = DecisionStore(url)
+    if not corpus:
+        with status("reading the decisions"):
+            return evaluate_decisions(store), "coder decisions"
+    coder = load_model(model, expect_model)
+    # Notes the model was trained on are refused here as in any audit of a model.
+    notes, _, _ = load_eval_notes(coder, corpus, split, allow_overlap)
+    with status("scoring the notes the coders decided on"):
+        result = evaluate_decisions(store, coder, notes, top_k, threshold)
+    return result, f"medcode against coder decisions on {corpus.name} ({result['notes']} notes matched)"
+
+
+def decisions_table(figures: dict, title: str) -> Table:
+    """Acceptance of decided suggestions: overall, precision at k, per model and per coder."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("", no_wrap=True)
+    table.add_column("decided", justify="right", no_wrap=True)
+    table.add_column("accepted", justify="right", no_wrap=True)
+    table.add_column("rate", justify="right", no_wrap=True)
+
+    def rate(value) -> str:
+        return "–" if value is None else f"{value:.3f}"
+
+    table.add_row(f"all ({figures['notes']} notes, {figures['done_notes']} done)", str(figures["decided"]),
+                  str(figures["accepted"] + figures["refined"]), rate(figures["acceptance_rate"]))
+    for row in figures["precision_at"]:
+        table.add_row(f"precision, ranks 1-{row['k']}", str(row["decided"]), "", rate(row["precision"]))
+    for row in figures["by_model"]:
+        table.add_row(f"model {row['model_id'][:12]}", str(row["decided"]), str(row["accepted"] + row["refined"]),
+                      rate(row["acceptance_rate"]))
+    for row in figures["by_coder"]:
+        table.add_row(f"coder {row['coder']}", str(row["decided"]), str(row["accepted"] + row["refined"]),
+                      rate(row["acceptance_rate"]))
+    table.add_row("codes added by coders", str(figures["added"]["codes"]), "", "")
+    return table
 
 
 @command()
@@ -75,6 +150,7 @@ def compare(
     """Compare two models or prediction files: MAP side by side, difference, 95% interval, p-value."""
     from medcode.evaluation.run import compare as compare_runs
 
+    check_outputs({"--output": output}, [a, b, corpus], split, [a, b])
     for path, name in ((a, "A"), (b, "B")):
         if not path.exists():
             raise UsageError(f"{name} {path}: no such model folder or predictions file")

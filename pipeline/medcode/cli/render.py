@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from medcode.about import SYSTEMS
+from medcode.textsafe import shown
 
 
 def _evidence(sug: dict) -> str:
@@ -89,5 +90,5 @@ def records_table(rows: list[dict], title: str) -> Table:
         numeric = rows and all(isinstance(r.get(column), (int, float)) or r.get(column) is None for r in rows)
         table.add_column(column, justify="right" if numeric else "left", no_wrap=bool(numeric), overflow="fold")
     for r in rows:
-        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else escape(str(v)) for v in r.values()])
+        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else escape(shown(str(v), 10_000)) for v in r.values()])
     return table

@@ -10,13 +10,16 @@ from rich.table import Table
 from medcode.about import SYSTEMS
 from medcode.cli.app import (
     CorpusOpt,
+    DateOpt,
     JsonFlag,
+    ReleaseOpt,
     command,
     console,
     err_console,
     models_app,
     print_json,
     progress_bar,
+    release_env,
     status,
     write_json,
 )
@@ -33,14 +36,25 @@ def train(
     eval_split: str | None = typer.Option(None, "--eval-split", help="Held-out split to evaluate on."),
     feedback: Path | None = typer.Option(None, "--feedback", help="Coder decisions (JSONL) to fold in."),
     json_file: Path | None = typer.Option(None, "--json", help="Also write the training summary as JSON here."),
+    also: list[Path] | None = typer.Option(None, "--also", help="More coded notes to train on (JSONL/CSV/folder); repeatable."),
+    release: str | None = ReleaseOpt,
 ) -> None:
-    """Train a model and save it to a folder (with its model card); ends with a summary table."""
+    """Train a model and save it to a folder (with its model card); ends with a summary table.
+
+    The model records the code-set release it was trained with (meta.json, MODEL_CARD.md).
+    """
     from medcode.config import read_config
     from medcode.training import train_corpus
 
+    release_env(release, None)
+
     cfg = read_config(config, overrides or [])
+    if json_file:  # checked before training, like --output (in train_corpus)
+        from medcode.batch.files import check_output
+
+        check_output(json_file, "--json", inputs=[p for p in (corpus, config, feedback) if p])
     with progress_bar("training", None, unit="") as advance:
-        result = train_corpus(corpus, output, split, cfg, eval_split, feedback=feedback,
+        result = train_corpus(corpus, output, split, cfg, eval_split, feedback=feedback, also=also or [],
                               progress=lambda stage, done, total: advance(done, stage, total))
     table = Table(title=f"trained {result['model']}", title_justify="left", show_header=False)
     table.add_column("", no_wrap=True)
@@ -67,9 +81,11 @@ def baseline(
 ) -> None:
     """Rank codes with the TF-IDF + logistic-regression baseline (a reference for `medcode compare`)."""
     from medcode.batch.files import atomic_writer
+    from medcode.cli.app import check_outputs
     from medcode.corpus import load_notes
     from medcode.evaluation.baseline import baseline_rankings
 
+    check_outputs({"--output": output}, [corpus])
     with status("reading notes"):
         train_notes, _ = load_notes(corpus, train_split)
         notes, _ = load_notes(corpus, split)
@@ -95,3 +111,32 @@ def models_list(folder: Path = typer.Argument(Path("models"), help="Folder holdi
         print_json(rows)
         return
     console.print(records_table(rows, f"models in {folder}"))
+
+
+@command(models_app, "map")
+def models_map(model: Path | None = typer.Option(None, "--model", "-m", help="Model folder (default: the default model)."),
+               release: str | None = ReleaseOpt, date_of_service: str | None = DateOpt,
+               output: Path | None = typer.Option(None, "--output", "-o", help="Write the whole mapping as JSON here."),
+               as_json: bool = JsonFlag) -> None:
+    """How a model's codes map to a code-set release: exact, expanded, replaced (conversion table) or deleted."""
+    from medcode.cli.app import load_model
+    from medcode.codesets.mapping import mapping_summary
+
+    if output:
+        from medcode.batch.files import check_output
+
+        check_output(output, "--output", folders=[model] if model else [])
+    coder = load_model(model, None, release, date_of_service)
+    hook = coder.suggester.release_hook
+    summary = (mapping_summary(hook.mapped, {"from": hook.model_release, "to": hook.release}) if hook is not None
+               else {"from": coder.release, "to": coder.release, "counts": {}, "changed": {}})
+    write_json(summary, output)
+    if as_json:
+        print_json(summary)
+        return
+    if hook is None:
+        console.print(f"the model was trained with {', '.join(coder.release.values())}: every code as it is")
+        return
+    for system, counts in summary["counts"].items():
+        console.print(f"{system}: {summary['from'][system]} -> {summary['to'][system]}: "
+                      + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))

@@ -52,6 +52,7 @@ class CodeEntry:
         billable: whether the code may be reported as it is (a leaf that needs no 7th character).
         chapter: ICD-10-CM chapter number, or the PCS section character.
         parent: the code one level up in the same system, or ``None`` at the top.
+        terms: the tabular's inclusion terms (ICD-10-CM), the other names a code is indexed under.
     """
 
     code: str
@@ -61,6 +62,7 @@ class CodeEntry:
     billable: bool = True
     chapter: str | None = None
     parent: str | None = None
+    terms: tuple[str, ...] = ()
 
     @property
     def key(self) -> Key:
@@ -105,8 +107,12 @@ class KnowledgeBase:
     can build a tiny one.
     """
 
-    def __init__(self, entries: Iterable[CodeEntry], excludes1: Excludes1Index | None = None):
+    def __init__(self, entries: Iterable[CodeEntry], excludes1: Excludes1Index | None = None,
+                 releases: dict | None = None, cm=None):
         self.excludes1 = excludes1 or Excludes1Index({}, {})
+        #: ``{system: Release}`` the entries come from (``None``: the bundled release).
+        self.releases = releases
+        self._cm = cm
         self.code_to_entry: dict[Key, CodeEntry] = {}
         alias_to_codes: dict[str, set[Key]] = defaultdict(set)
         for entry in entries:
@@ -190,7 +196,15 @@ class KnowledgeBase:
     @property
     def release(self) -> dict[str, str]:
         """The code-set releases this knowledge base holds."""
+        if self.releases:
+            return {s: self.releases[s].titles[s] for s in (CM, PCS)}
         return {CM: CM_RELEASE, PCS: PCS_RELEASE}
+
+    @property
+    def cm(self):
+        """The ICD-10-CM tabular the entries come from: ``simple_icd_10_cm`` itself for the bundled release,
+        else a :class:`medcode.codesets.cmtabular.CmTabular` (the same questions, the same names)."""
+        return self._cm if self._cm is not None else _cm()
 
     @classmethod
     @functools.cache
@@ -199,6 +213,34 @@ class KnowledgeBase:
         entries = list(_cm_entries()) + list(_pcs_entries())
         kb = cls(entries, Excludes1Index.from_code_set())
         logger.info("knowledge base: %d codes, %d alias keys", len(kb), len(kb.alias_to_codes))
+        return kb
+
+    @classmethod
+    def for_release(cls, release) -> KnowledgeBase:
+        """The knowledge base of a release (:class:`medcode.codesets.releases.Release`); a code set it
+        does not hold comes from the bundled release."""
+        from medcode.codesets.releases import bundled_release
+
+        return cls.for_releases({s: release if s in release.titles else bundled_release() for s in (CM, PCS)})
+
+    @classmethod
+    def for_releases(cls, choice: dict) -> KnowledgeBase:
+        """The knowledge base of ``{system: Release}`` (see :func:`medcode.codesets.releases.resolve_releases`);
+        cached per choice. All bundled: :meth:`load` itself."""
+        if all(choice[s].bundled for s in (CM, PCS)):
+            return cls.load()
+        return cls._for_releases(choice[CM], choice[PCS])
+
+    @classmethod
+    @functools.lru_cache(maxsize=2)
+    def _for_releases(cls, cm_release, pcs_release) -> KnowledgeBase:
+        from medcode.codesets.releases import cm_tabular, pcs_titles
+
+        choice = {CM: cm_release, PCS: pcs_release}
+        cm = cm_tabular(choice[CM])
+        entries = list(_cm_entries(cm)) + list(_pcs_entries(pcs_titles(choice[PCS])))
+        kb = cls(entries, Excludes1Index.from_code_set(cm), dict(choice), None if choice[CM].bundled else cm)
+        logger.info("knowledge base of %s: %d codes", ", ".join(kb.release.values()), len(kb))
         return kb
 
 
@@ -237,9 +279,12 @@ def _cm():
     return cm
 
 
-def seven_chr_def(code: str) -> dict[str, str]:
-    """Return the valid 7th characters of an ICD-10-CM code (inherited from its ancestors)."""
-    cm = _cm()
+def seven_chr_def(code: str, cm=None) -> dict[str, str]:
+    """Return the valid 7th characters of an ICD-10-CM code (inherited from its ancestors).
+
+    ``cm`` is the tabular to read (:attr:`KnowledgeBase.cm`; default: the bundled release).
+    """
+    cm = cm or _cm()
     for item in [code, *cm.get_ancestors(code)]:
         definition = cm.get_seven_chr_def(item)
         if definition:
@@ -247,40 +292,42 @@ def seven_chr_def(code: str) -> dict[str, str]:
     return {}
 
 
-def cm_tabular_codes() -> list[str]:
+def cm_tabular_codes(cm=None) -> list[str]:
     """Every ICD-10-CM category, subcategory and code of the tabular, each once, in tabular order.
 
     ``simple_icd_10_cm`` lists a category that forms a block of its own (``C50``, ``Z66``, ``B20``:
     block and category share the name) twice, once as each; such a name is a code, not only a block.
     """
-    cm = _cm()
+    cm = cm or _cm()
     return list(dict.fromkeys(c for c in cm.get_all_codes(with_dots=True)
                               if not cm.is_chapter(c) and (cm.is_category(c) or not cm.is_block(c))))
 
 
-def cm_parent(code: str) -> str | None:
+def cm_parent(code: str, cm=None) -> str | None:
     """The ICD-10-CM code one level up, or ``None`` for a category (its block is not a code)."""
     if len(code) <= 3:
         return None
-    parent = _cm().get_parent(code)
+    parent = (cm or _cm()).get_parent(code)
     return parent if parent and parent != code else None
 
 
-def _cm_entries() -> Iterable[CodeEntry]:
-    cm = _cm()
-    for code in cm_tabular_codes():
+def _cm_entries(cm=None) -> Iterable[CodeEntry]:
+    cm = cm or _cm()
+    for code in cm_tabular_codes(cm):
         title = cm.get_description(code)
         ancestors = cm.get_ancestors(code)
         # A leaf under a category with 7th characters is billable only once it has its 7th.
-        billable = cm.is_leaf(code) and (len(code) == 8 or not seven_chr_def(code))
+        billable = cm.is_leaf(code) and (len(code) == 8 or not seven_chr_def(code, cm))
+        terms = tuple(dict.fromkeys([*cm.get_inclusion_term(code), *cm.get_includes(code)]))
         yield CodeEntry(
             code=code,
             system=CM,
             title=title,
-            aliases=cm_aliases(title, [*cm.get_inclusion_term(code), *cm.get_includes(code)]),
+            aliases=cm_aliases(title, terms),
             billable=billable,
             chapter=ancestors[-1] if ancestors else None,
-            parent=cm_parent(code),
+            parent=cm_parent(code, cm),
+            terms=terms,
         )
 
 
@@ -313,8 +360,8 @@ def _common_title(titles: list[str]) -> str:
     return " ".join(words).rstrip(",")
 
 
-def _pcs_entries() -> Iterable[CodeEntry]:
-    titles = read_pcs_titles()
+def _pcs_entries(titles: dict[str, str] | None = None) -> Iterable[CodeEntry]:
+    titles = titles if titles is not None else read_pcs_titles()
     # ICD-10-PCS has no official titles for partial codes, but coders (and the CodiEsp gold) use
     # 3- and 4-character prefixes; give each the words its codes all share.
     children: dict[str, list[str]] = defaultdict(list)

@@ -12,18 +12,18 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 
-from medcode.about import CM, PCS, RELEASE
+from medcode.about import CM, PCS
 from medcode.codesets.excludes import as_notes
-from medcode.codesets.kb import KnowledgeBase, _cm, seven_chr_def
+from medcode.codesets.kb import KnowledgeBase, seven_chr_def
 from medcode.codesets.queries import seventh_completions, specificity_query
 from medcode.errors import CodeNotFoundError
 from medcode.textnorm import content_words
 
 
-def _notes_of(code: str, getter) -> list[str]:
+def _notes_of(code: str, getter, cm) -> list[str]:
     """A note kind of a code and of every ancestor (notes at category or block level apply below)."""
     out = []
-    for item in dict.fromkeys([code, *_cm().get_ancestors(code)]):
+    for item in dict.fromkeys([code, *cm.get_ancestors(code)]):
         try:
             out += as_notes(getter(item))
         except ValueError:
@@ -43,7 +43,7 @@ def _header(result: dict, code: str, system: str, kb: KnowledgeBase) -> None:
 
 
 def _check_cm(code: str, kb: KnowledgeBase) -> dict:
-    cm = _cm()
+    cm = kb.cm
     entry = kb.get(code, CM)
     result = {"code": code, "system": CM, "title": entry.title if entry else "", "messages": []}
     completions = seventh_completions(code, kb) if (not entry or not entry.billable) else {}
@@ -56,14 +56,14 @@ def _check_cm(code: str, kb: KnowledgeBase) -> dict:
         result.update(status="unknown", valid=False)
         parent = next((code[:n].rstrip(".") for n in range(len(code) - 1, 2, -1) if kb.get(code[:n].rstrip("."), CM)), None)
         hint = f"; the nearest valid code is {parent} ({kb.title(parent, CM)})" if parent else ""
-        result["messages"].append(f"{code} is not a code in {RELEASE[CM]}{hint}")
+        result["messages"].append(f"{code} is not a code in {kb.release[CM]}{hint}")
     elif not entry.billable:
         _header(result, code, CM, kb)
     else:
         result.update(status="billable", valid=True)
     if entry:
-        result["code_first"] = _notes_of(code, cm.get_code_first)
-        result["use_additional_code"] = _notes_of(code, cm.get_use_additional_code)
+        result["code_first"] = _notes_of(code, cm.get_code_first, cm)
+        result["use_additional_code"] = _notes_of(code, cm.get_use_additional_code, cm)
         result["messages"] += [f"code first: {note}" for note in result["code_first"]]
         result["messages"] += [f"use additional code: {note}" for note in result["use_additional_code"]]
     return result
@@ -74,7 +74,7 @@ def _check_pcs(code: str, kb: KnowledgeBase) -> dict:
     result = {"code": code, "system": PCS, "title": entry.title if entry else "", "messages": []}
     if entry is None:
         result.update(status="unknown", valid=False)
-        result["messages"].append(f"{code} is not a code in {RELEASE[PCS]}")
+        result["messages"].append(f"{code} is not a code in {kb.release[PCS]}")
     elif not entry.billable:
         _header(result, code, PCS, kb)
     else:
@@ -91,7 +91,8 @@ def validate_codes(raw: list[str], kb: KnowledgeBase | None = None) -> dict:
         kb: the knowledge base (the full FY2026 one when ``None``).
 
     Returns:
-        ``{"release", "valid", "codes": [per-code result], "conflicts": [Excludes1 pairs]}``; ``valid``
+        ``{"release", "valid", "codes": [per-code result], "conflicts": [{"codes": [a, b, ...], "note"}]}``
+        (``a``'s Excludes1 note names ``b, ...``); ``valid``
         is false when any code is unknown, a header, missing its 7th character, or in conflict.
     """
     kb = kb or KnowledgeBase.load()
@@ -99,8 +100,8 @@ def validate_codes(raw: list[str], kb: KnowledgeBase | None = None) -> dict:
     for system, code in dict.fromkeys(kb.resolve(item) for item in raw):
         results.append(_check_cm(code, kb) if system == CM else _check_pcs(code, kb))
     cm_codes = [r["code"] for r in results if r["system"] == CM and r["status"] != "unknown"]
-    conflicts = kb.excludes1.conflicts(cm_codes)
-    return {"release": RELEASE, "valid": all(r["valid"] for r in results) and not conflicts,
+    conflicts = kb.excludes1.grouped_conflicts(cm_codes)
+    return {"release": kb.release, "valid": all(r["valid"] for r in results) and not conflicts,
             "codes": results, "conflicts": conflicts}
 
 
@@ -114,23 +115,23 @@ def show_code(raw: str, kb: KnowledgeBase | None = None) -> dict:
     system, code = kb.resolve(raw)
     entry = kb.get(code, system)
     if entry is None:
-        raise CodeNotFoundError(f"{code} is not a code in {RELEASE[system]}")
+        raise CodeNotFoundError(f"{code} is not a code in {kb.release[system]}")
     out = {"code": code, "system": entry.system, "title": entry.title, "billable": entry.billable,
-           "release": RELEASE[entry.system], "aliases": list(entry.aliases[1:])}
+           "release": kb.release[entry.system], "aliases": list(entry.aliases[1:])}
     hierarchy, parent = [], entry.parent
     while parent and kb.get(parent, system):
         hierarchy.append({"code": parent, "title": kb.title(parent, system)})
         parent = kb.get(parent, system).parent
     out["hierarchy"] = hierarchy
     if system == CM:
-        cm = _cm()
+        cm = kb.cm
         out.update({
             "chapter": entry.chapter,
             "inclusion_terms": cm.get_inclusion_term(code), "includes": cm.get_includes(code),
             "excludes1": cm.get_excludes1(code), "excludes2": cm.get_excludes2(code),
             "code_first": as_notes(cm.get_code_first(code)),
             "use_additional_code": as_notes(cm.get_use_additional_code(code)),
-            "code_also": as_notes(cm.get_code_also(code)), "seventh_characters": seven_chr_def(code),
+            "code_also": as_notes(cm.get_code_also(code)), "seventh_characters": seven_chr_def(code, cm),
             "children": [{"code": c, "title": kb.title(c, CM)} for c in kb.children(code, CM)][:50],
         })
         query = specificity_query(code, kb)

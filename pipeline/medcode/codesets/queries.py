@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from medcode.about import CM
-from medcode.codesets.kb import KnowledgeBase, _cm, normalize_code, seven_chr_def
+from medcode.codesets.kb import KnowledgeBase, normalize_code, seven_chr_def
 from medcode.textnorm import content_words
 
 #: Words whose presence in some sibling titles names the detail a code leaves open.
@@ -28,12 +28,12 @@ def seventh_completions(code: str, kb: KnowledgeBase) -> dict[str, str]:
     base = code.replace(".", "")
     if len(base) >= 7:
         return {}
-    cm = _cm()
-    definition = seven_chr_def(code) if cm.is_valid_item(code) else {}
+    cm = kb.cm
+    definition = seven_chr_def(code, cm) if cm.is_valid_item(code) else {}
     if not definition:
         # Not a tabular item itself (W19.XXX): look at the category's definition.
         category = code[:3]
-        definition = seven_chr_def(category) if cm.is_valid_item(category) else {}
+        definition = seven_chr_def(category, cm) if cm.is_valid_item(category) else {}
     out = {}
     padded = base.ljust(6, "X")
     for char, meaning in definition.items():
@@ -61,7 +61,7 @@ def specificity_query(code: str, kb: KnowledgeBase, max_options: int = 8) -> dic
     if entry.billable:
         if "unspecified" not in entry.title.lower() or not entry.parent:
             return None
-        if len(code.replace(".", "")) == 7 and seven_chr_def(code):
+        if len(code.replace(".", "")) == 7 and seven_chr_def(code, kb.cm):
             # Its siblings differ only by encounter, which the code already states.
             return None
         siblings = [c for c in kb.children(entry.parent, CM) if c != code and kb.get(c, CM).billable]

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 from scipy import stats
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import precision_recall_fscore_support
@@ -121,8 +122,12 @@ def set_f1(assigned: set[tuple[str, str]], gold: set[tuple[str, str]]) -> dict:
         pred[row[note]].append(code)
     binarizer = MultiLabelBinarizer(sparse_output=True).fit(truth + pred)
     y_true, y_pred = binarizer.transform(truth), binarizer.transform(pred)
-    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="micro", zero_division=0)
-    _, _, macro, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
+    labels = list(range(y_true.shape[1]))
+    # One empty column more: with a single code scikit-learn would read the matrix as binary targets,
+    # which it refuses in sparse form; the extra column is left out of every average by `labels`.
+    y_true, y_pred = (sp.hstack([m, sp.csr_matrix((m.shape[0], 1), dtype=m.dtype)], format="csr") for m in (y_true, y_pred))
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="micro", zero_division=0)
+    _, _, macro, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)
     return {"precision": float(p), "recall": float(r), "f1": float(f), "macro_f1": float(macro)}
 
 
@@ -150,3 +155,27 @@ def expected_calibration_error(table: list[dict]) -> float:
     """ECE: bin-size-weighted mean gap between score and precision."""
     total = sum(row["n"] for row in table) or 1
     return sum(row["n"] * abs(row["mean_score"] - row["precision"]) for row in table) / total
+
+
+def code_recall(predictions: Mapping[str, Sequence[str]], gold: Mapping[str, Sequence[str]], k: int,
+                level=None) -> dict:
+    """Share of gold codes found among each note's first ``k`` predictions (micro over gold codes).
+
+    Args:
+        predictions: note id to ranked codes.
+        gold: note id to gold codes.
+        k: the cutoff.
+        level: maps a code to what must match (e.g. ``lambda c: c[:3]`` for the category); the
+            exact code when ``None``.
+
+    Returns:
+        ``{"recall", "found", "gold"}``.
+    """
+    level = level or (lambda code: code)
+    found = total = 0
+    for note, codes in gold.items():
+        top = {level(c) for c in list(predictions.get(note, []))[:k]}
+        for code in dict.fromkeys(codes):
+            total += 1
+            found += level(code) in top
+    return {"recall": found / total if total else 0.0, "found": found, "gold": total}

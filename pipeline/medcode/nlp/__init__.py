@@ -7,6 +7,7 @@ Components (one module each, registered with spaCy through the ``spacy_factories
 * ``medcode_sentences`` (:mod:`medcode.nlp.sentences`): punctuation and line breaks;
 * ``medcode_mentions`` (:mod:`medcode.nlp.matcher`): alias-lexicon mention finder;
 * ``medcode_context`` (:mod:`medcode.nlp.context`): ConText-style assertion status;
+* ``medcode_engine`` (:mod:`medcode.nlp.engine`): the codes each sentence describes, from the code sets;
 * ``medcode_suggester`` (:mod:`medcode.nlp.suggester`): the ranked codes, as ``doc._.medcode_suggestions``
   (only in a model folder's pipeline: it reads the rest of the model folder).
 """
@@ -21,20 +22,21 @@ from spacy.language import Language
 from medcode.about import MAX_ALIAS_WORDS
 
 # Importing the modules registers their factories (entry points do the same for spacy.load).
-from medcode.nlp import context, matcher, sentences, suggester, tokenizer  # noqa: F401
+from medcode.nlp import context, engine, matcher, sentences, suggester, tokenizer  # noqa: F401
 
-PIPE_NAMES = ("medcode_sentences", "medcode_mentions", "medcode_context")
+PIPE_NAMES = ("medcode_sentences", "medcode_mentions", "medcode_context", "medcode_engine")
 SUGGESTER = "medcode_suggester"
 
 
 def build_nlp(lexicon: dict | None = None, context_rules: dict | None = None,
-              max_words: int = MAX_ALIAS_WORDS) -> Language:
+              max_words: int = MAX_ALIAS_WORDS, index=None) -> Language:
     """Create the pipeline on ``spacy.blank("en")`` with scispaCy's tokenizer.
 
     Args:
         lexicon: alias lexicon for ``medcode_mentions`` (see that module); empty when ``None``.
         context_rules: ConText rules; medcode's shipped rules when ``None``.
         max_words: longest alias window, in content words.
+        index: the coding engine's :class:`medcode.coding.index.CodeIndex` (no engine codes without one).
 
     Returns:
         An initialised pipeline (without the suggester, which needs a trained model).
@@ -44,6 +46,9 @@ def build_nlp(lexicon: dict | None = None, context_rules: dict | None = None,
     nlp.add_pipe("medcode_mentions", config={"max_words": max_words})
     nlp.add_pipe("medcode_context")
     nlp.get_pipe("medcode_context").initialize(rules=context_rules)
+    nlp.add_pipe("medcode_engine")
+    if index is not None:
+        nlp.get_pipe("medcode_engine").initialize(index=index)
     if lexicon:
         nlp.get_pipe("medcode_mentions").set_lexicon(lexicon)
     return nlp

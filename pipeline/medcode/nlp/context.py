@@ -103,13 +103,20 @@ class ContextAnnotator:
         return False, None, False
 
     def __call__(self, doc: Doc) -> Doc:
+        doc.user_data[STATUS_KEY] = self.statuses(doc, {(s.start, s.end) for s in doc.spans.get(self.spans_key, [])})
+        return doc
+
+    def statuses(self, doc: Doc, extents) -> dict[tuple[int, int], tuple[str, ...]]:
+        """The statuses of token extents ``(start, end)`` of a doc (extents without one are left out).
+
+        The coding engine calls this for the extents it adds after this component has run.
+        """
         if self._matcher is None:
             raise ValueError("medcode_context has no rules: call nlp.initialize() or load a saved pipeline")
         found: dict[tuple[int, int], tuple[str, ...]] = {}
-        doc.user_data[STATUS_KEY] = found
-        mentions = sorted({(s.start, s.end) for s in doc.spans.get(self.spans_key, [])})
+        mentions = sorted(extents)
         if not mentions:
-            return doc
+            return found
         section, m = None, 0
         for sent in doc.sents:
             is_header, status, alone = self._section_status(sent)
@@ -120,7 +127,9 @@ class ContextAnnotator:
                 m += 1
             if m > first:
                 found.update(self._annotate(sent, mentions[first:m], status if is_header and not alone else section))
-        return doc
+            if m == len(mentions):
+                break
+        return found
 
     def _annotate(self, sent: Span, spans: list[tuple[int, int]], section: str | None) -> dict:
         # The matcher gives doc offsets even when it runs on a sentence; make them sentence offsets.

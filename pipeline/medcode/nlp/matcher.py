@@ -27,17 +27,28 @@ LEXICON_FILE = "lexicon.json.gz"
 LABELS = {CM: "DIAGNOSIS", PCS: "PROCEDURE"}
 #: Label of a span whose alias names both diagnosis and procedure codes.
 MIXED_LABEL = "DIAGNOSIS_OR_PROCEDURE"
-#: Where a lexicon entry comes from; the ranker uses it as a feature.
-SOURCES = ("title", "alias", "learned")
+#: Where a code hit comes from, most trusted first: a code-set title or other alias of the lexicon, the
+#: coding engine (:mod:`medcode.nlp.engine`), or an alias learned from training notes. The ranker uses it.
+SOURCES = ("title", "alias", "engine", "learned")
 
 
 class CodeHit(NamedTuple):
-    """One code an alias names: its system, the alias source and a weight (precision for learned)."""
+    """One code a stretch of text names.
+
+    Attributes:
+        code: the code.
+        system: its code system.
+        source: one of :data:`SOURCES`.
+        weight: the precision of a learned alias; the engine's coverage of the code's description;
+            1 for the code sets' aliases.
+        rank: the engine's rank of the code among the codes of its sentence (0: best).
+    """
 
     code: str
     system: str
     source: str
     weight: float
+    rank: int = 0
 
 
 #: Where a doc keeps ``{(start token, end token): (alias key, hits)}`` for its mentions.

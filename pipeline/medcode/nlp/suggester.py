@@ -38,6 +38,13 @@ def make_suggester(nlp: Language, name: str, top_k: int) -> SuggesterComponent:
     return SuggesterComponent(name, top_k=top_k)
 
 
+def bind_engine(nlp: Language, suggester) -> None:
+    """Give the suggester the engine index's 7th characters (for the encounter query)."""
+    if "medcode_engine" in nlp.pipe_names:
+        engine = nlp.get_pipe("medcode_engine")
+        suggester.seventh = engine.seventh_of
+
+
 class SuggesterComponent:
     """Runs a model's learned stages (:class:`medcode.suggestions.Suggester`) on processed docs.
 
@@ -46,9 +53,10 @@ class SuggesterComponent:
         top_k: suggestions per code system.
     """
 
-    def __init__(self, name: str = "medcode_suggester", *, top_k: int = DEFAULT_SUGGESTIONS):
+    def __init__(self, name: str = "medcode_suggester", *, top_k: int = DEFAULT_SUGGESTIONS, nlp=None):
         self.name = name
         self.top_k = top_k
+        self.nlp = nlp
         self.suggester = None  # set by from_disk() or bind(): the learned state is not made here
 
     def bind(self, suggester) -> SuggesterComponent:
@@ -84,4 +92,6 @@ class SuggesterComponent:
 
         settings = json.loads((Path(path) / SETTINGS_FILE).read_text("utf-8"))
         self.suggester = load_suggester((Path(path) / settings["model_folder"]).resolve())
+        if self.nlp is not None:
+            bind_engine(self.nlp, self.suggester)
         return self

@@ -1,0 +1,198 @@
+"""The code-set index the coding engine searches: every reportable ICD-10-CM code as bags of words.
+
+Each reportable code (a billable code, or, for codes that take a 7th character, the code without it)
+is described by *rows*: its title and each of its inclusion terms. A row holds
+
+* the words that must be in a note for the code to fit (a title's main term and modifiers),
+* optional words (the title's parenthesised nonessential modifiers: "Essential (primary) hypertension"),
+* forbidden words (what a title says it is *without*: "... without obstruction").
+
+Words a title uses to say that a detail is not documented ("unspecified", "NOS") are not indexed:
+a code that names no side costs nothing when the note names none, while a code for the right side
+costs its missing "right". Fracture titles say "displaced" by default (a fracture not stated as
+displaced or nondisplaced is coded displaced), so "displaced" is not indexed either.
+
+The index is arrays (CSR matrices of IDF weights) and a code list: saved with ``numpy.savez`` and
+JSON, no pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from medcode.about import CM
+from medcode.textnorm import content_words, strip_encounter
+
+#: Title words that say a detail is *not* documented: never required of a note.
+GENERIC_WORDS = frozenset({"unspecified", "nos", "nec", "part", "site", "organism", "displaced", "specified",
+                           "encounter", "initial", "subsequent", "sequela"})
+#: Words that say a code is a catch-all: required (so weighed), but at a fraction of their IDF, so that
+#: "Other specified ..." codes lose to the unspecified code when the note names no other detail.
+WEAK_WORDS = {"other": 0.3, "unspecified": 0.0}
+#: "without X" up to the next "with", comma or semicolon: "without cholecystitis with obstruction".
+_WITHOUT_RE = re.compile(r"\bwithout\b(.*?)(?=\bwith\b|[,;]|$)", re.IGNORECASE)
+_PAREN_RE = re.compile(r"\(([^)]*)\)")
+#: Index file names inside a component folder.
+ARRAYS_FILE = "index.npz"
+META_FILE = "index.json"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One description of a code: required, optional and forbidden canonical words."""
+
+    code: int
+    required: frozenset[str]
+    optional: frozenset[str]
+    forbidden: frozenset[str]
+
+
+def describe(text: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """Split a title or inclusion term into required, optional and forbidden canonical words."""
+    text = strip_encounter(text)
+    forbidden = set()
+    for clause in _WITHOUT_RE.findall(text):
+        forbidden.update(content_words(clause))
+    text = _WITHOUT_RE.sub(" ", text)
+    optional = set()
+    for inner in _PAREN_RE.findall(text):
+        optional.update(content_words(inner))
+    required = set(content_words(_PAREN_RE.sub(" ", text))) - GENERIC_WORDS
+    optional = optional - required - GENERIC_WORDS
+    return frozenset(required), frozenset(optional), frozenset(forbidden - required)
+
+
+def reportable_codes(kb) -> dict[str, dict]:
+    """``{code: {"title", "terms", "seventh"}}`` for every reportable ICD-10-CM code.
+
+    A code that takes a 7th character is listed once, without it (``S72.001``, ``W19.XXX``), with the
+    7th characters the release allows for it and their meanings.
+    """
+    from medcode.codesets.kb import seven_chr_def
+
+    out: dict[str, dict] = {}
+    definitions: dict[str, dict[str, str]] = {}
+    for entry in kb.entries(CM):
+        if not entry.billable:
+            continue
+        code = entry.code
+        body = code.replace(".", "")
+        if len(body) == 7 and code[:3] not in definitions:
+            definitions[code[:3]] = seven_chr_def(code, getattr(kb, "cm", None))  # the release's tabular
+        if len(body) == 7 and definitions.get(code[:3]) and code[-1] in definitions[code[:3]]:
+            base = code[:-1]
+            parent = kb.get(base, CM)
+            row = out.setdefault(base, {"title": parent.title if parent else strip_encounter(entry.title),
+                                        "terms": list(parent.terms) if parent else [], "seventh": {}})
+            row["seventh"][code[-1]] = definitions[code[:3]][code[-1]].split("/")[0].strip()
+        else:
+            out[code] = {"title": entry.title, "terms": list(entry.terms), "seventh": {}}
+    return out
+
+
+class CodeIndex:
+    """Rows of code descriptions as sparse matrices, for scoring many codes against a sentence at once.
+
+    Attributes:
+        codes: the reportable codes (a code that takes a 7th character without it).
+        seventh: ``{code index: {character: meaning}}`` for codes that take a 7th character.
+        vocab: canonical word -> column.
+        idf: IDF of each word over the codes.
+        required, optional, forbidden: ``words x rows`` CSR matrices (IDF-weighted, weak words down-weighted).
+        row_code: the code index of each row.
+        required_total: the weight of each row's required words.
+    """
+
+    def __init__(self, codes: list[str], titles: list[str], seventh: dict[int, dict[str, str]], vocab: dict[str, int],
+                 idf: np.ndarray, required: sp.csr_matrix, optional: sp.csr_matrix, forbidden: sp.csr_matrix,
+                 row_code: np.ndarray):
+        self.codes, self.titles, self.seventh = codes, titles, seventh
+        self.vocab, self.idf = vocab, idf
+        self.words = sorted(vocab, key=vocab.get)
+        self.required, self.optional, self.forbidden = required, optional, forbidden
+        self.row_code = row_code
+        self.required_total = np.asarray(required.sum(axis=0)).ravel()
+
+    @classmethod
+    def build(cls, kb) -> CodeIndex:
+        """Index every reportable ICD-10-CM code of a knowledge base."""
+        listed = reportable_codes(kb)
+        codes = sorted(listed)
+        rows: list[Row] = []
+        for i, code in enumerate(codes):
+            seen = set()
+            for text in [listed[code]["title"], *listed[code]["terms"]]:
+                required, optional, forbidden = describe(text)
+                if required and required not in seen:
+                    seen.add(required)
+                    rows.append(Row(i, required, optional, forbidden))
+        df: dict[str, int] = {}
+        per_code: dict[int, set[str]] = {}
+        for row in rows:
+            per_code.setdefault(row.code, set()).update(row.required | row.optional)
+        for words in per_code.values():
+            for w in words:
+                df[w] = df.get(w, 0) + 1
+        vocab = {w: j for j, w in enumerate(sorted(df))}
+        n = len(codes)
+        idf = np.array([math.log((n + 1) / (df[w] + 0.5)) for w in sorted(df)], dtype=np.float32)
+        matrices = [_matrix([getattr(r, part) for r in rows], vocab, idf) for part in ("required", "optional", "forbidden")]
+        seventh = {i: listed[c]["seventh"] for i, c in enumerate(codes) if listed[c]["seventh"]}
+        titles = [listed[c]["title"] for c in codes]
+        return cls(codes, titles, seventh, vocab, idf, *matrices, np.array([r.code for r in rows], dtype=np.int32))
+
+    def subset(self, prefixes: tuple[str, ...]) -> CodeIndex:
+        """The rows of the codes that start with one of ``prefixes`` (same vocabulary and IDF)."""
+        keep_codes = [i for i, c in enumerate(self.codes) if c.startswith(prefixes)]
+        new_code = {old: new for new, old in enumerate(keep_codes)}
+        rows = np.flatnonzero(np.isin(self.row_code, keep_codes))
+        return CodeIndex([self.codes[i] for i in keep_codes], [self.titles[i] for i in keep_codes],
+                         {new_code[i]: v for i, v in self.seventh.items() if i in new_code}, self.vocab, self.idf,
+                         self.required[:, rows].tocsr(), self.optional[:, rows].tocsr(),
+                         self.forbidden[:, rows].tocsr(),
+                         np.array([new_code[int(c)] for c in self.row_code[rows]], dtype=np.int32))
+
+    # ------------------------------------------------------------------ storage
+    def to_disk(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        arrays = {"idf": self.idf, "row_code": self.row_code}
+        for name in ("required", "optional", "forbidden"):
+            m = getattr(self, name)
+            arrays.update({f"{name}_data": m.data, f"{name}_indices": m.indices, f"{name}_indptr": m.indptr})
+        with (path / ARRAYS_FILE).open("wb") as handle:
+            np.savez_compressed(handle, **arrays)
+        words = sorted(self.vocab, key=self.vocab.get)
+        meta = {"codes": self.codes, "titles": self.titles, "words": words,
+                "seventh": {str(k): v for k, v in sorted(self.seventh.items())}}
+        (path / META_FILE).write_text(json.dumps(meta, separators=(",", ":")), encoding="utf-8")
+
+    @classmethod
+    def from_disk(cls, path: Path) -> CodeIndex:
+        meta = json.loads((path / META_FILE).read_text("utf-8"))
+        with np.load(path / ARRAYS_FILE, allow_pickle=False) as stored:
+            arrays = dict(stored)
+        shape = (len(meta["words"]), len(arrays["row_code"]))
+        matrices = [sp.csr_matrix((arrays[f"{n}_data"], arrays[f"{n}_indices"], arrays[f"{n}_indptr"]), shape=shape)
+                    for n in ("required", "optional", "forbidden")]
+        return cls(meta["codes"], meta["titles"], {int(k): v for k, v in meta["seventh"].items()},
+                   {w: j for j, w in enumerate(meta["words"])}, arrays["idf"], *matrices, arrays["row_code"])
+
+
+def _matrix(word_sets: list[frozenset[str]], vocab: dict[str, int], idf: np.ndarray) -> sp.csr_matrix:
+    """``words x rows`` CSR of IDF weights (weak words scaled down)."""
+    rows, cols, data = [], [], []
+    for j, words in enumerate(word_sets):
+        for w in words:
+            k = vocab.get(w)
+            if k is not None:
+                rows.append(k)
+                cols.append(j)
+                data.append(idf[k] * WEAK_WORDS.get(w, 1.0))
+    return sp.csr_matrix((np.array(data, dtype=np.float32), (rows, cols)), shape=(len(vocab), len(word_sets)))

@@ -1,0 +1,152 @@
+"""Coding from the official index tables: neoplasms (site x behaviour), drugs (substance x intent), external causes.
+
+A coder codes a neoplasm from the Table of Neoplasms (the site's row, the behaviour's column), a poisoning,
+adverse effect or underdosing from the Table of Drugs and Chemicals (the substance's row, the intent's
+column) and an injury's cause from the Index to External Causes. These functions read a sentence the same
+way: the words that say which column, the words that find the row, then the code, completed by the
+caller's ``refine`` (laterality, the 7th character) when the table gives a code that needs more characters.
+
+Each finding is ``(columns of the words used, code or prefix)``; the engine turns it into a mention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from medcode.codesets.tables import DrugTable, ExternalCauseIndex, NeoplasmTable
+
+#: Words (canonical) that make a sentence about a neoplasm, by behaviour; ``malignant neoplasm`` is what
+#: "cancer" and "carcinoma" become (see medcode/data/synonyms.json).
+METASTASIS = frozenset({"metastasis", "metastas", "mets", "metastasize", "metastasized", "secondary", "spread"})
+IN_SITU = frozenset({"situ", "cis", "dcis", "lcis"})
+BENIGN = frozenset({"benign", "adenoma", "lipoma", "fibroma", "hemangioma", "leiomyoma", "papilloma", "polyp"})
+UNCERTAIN = frozenset({"uncertain", "borderline"})
+MALIGNANT = frozenset({"malignant", "sarcoma", "adenocarcinoma", "blastoma", "carcinoid", "melanoma"})
+#: A sentence is about a neoplasm only with one of these ("secondary" alone is not: secondary polycythemia).
+NEOPLASM = frozenset({"neoplasm", "metastasis", "metastas", "mets"}) | MALIGNANT | BENIGN | IN_SITU
+UNKNOWN_PRIMARY = frozenset({"unknown", "unidentified", "occult"})
+
+#: Words that make a sentence about a drug's harm, by the Table of Drugs' column.
+UNDERDOSING = frozenset({"underdosing", "underdose", "missed", "skipped", "forgot", "ran", "stopped", "noncompliance",
+                         "noncompliant", "nonadherence", "nonadherent", "discontinued", "rationing", "unable"})
+ADVERSE = frozenset({"adverse", "side", "reaction", "induced", "prescribed", "therapeutic", "correctly",
+                     "allergic", "intolerance", "toxicity"})
+INTENTIONAL = frozenset({"suicide", "suicidal", "intentional", "intentionally", "deliberate", "selfharm", "self"})
+ASSAULT = frozenset({"assault", "homicidal"})
+UNDETERMINED = frozenset({"undetermined", "unclear", "unknown"})
+POISONING = frozenset({"overdose", "poisoning", "poisoned", "ingestion", "ingested", "toxic", "accidental",
+                       "mistakenly", "mistake", "intoxication", "overdosed"})
+DRUG_HARM = UNDERDOSING | ADVERSE | INTENTIONAL | POISONING
+
+#: Words that make a sentence about an injury's cause.
+INJURY = frozenset({"fall", "fell", "falling", "struck", "bitten", "bite", "collision", "crash", "accident", "burn",
+                    "burned", "slipped", "tripped", "hit", "caught", "cut", "stung", "assault", "assaulted", "drowning",
+                    "exposure", "motorcycle", "bicycle", "car", "vehicle", "pedestrian", "dog", "ladder", "stair"})
+
+Refine = Callable[[str, set[str]], str | None]
+Finding = tuple[frozenset[str], str]
+
+
+def _codes(hit, column: str) -> str | None:
+    code = hit.codes.get(column)
+    return code.rstrip("-").rstrip(".") if code else None
+
+
+def neoplasm_codes(words: list[str], refine: Refine) -> list[Finding]:
+    """Codes for the neoplasms a sentence (its canonical words, in order) names, by site and behaviour."""
+    bag = set(words)
+    if not bag & NEOPLASM:
+        return []
+    table = NeoplasmTable.load()
+    out: list[Finding] = []
+    # Words after a metastasis word (to its clause's end) and one word before it name secondary sites;
+    # the rest name the primary.
+    secondary: set[str] = set()
+    for i, w in enumerate(words):
+        if w in METASTASIS:
+            secondary.update(words[max(i - 1, 0):i])
+            secondary.update(words[i + 1:i + 7])
+    primary = bag - secondary
+    if bag & METASTASIS and secondary:
+        out += _site_codes(table, secondary, "malignant_secondary", refine)
+        if bag & UNKNOWN_PRIMARY:
+            code = table.site_unspecified.get("malignant_primary")
+            if code:
+                out.append((frozenset(bag & (UNKNOWN_PRIMARY | {"primary"})), code))
+    column = ("in_situ" if bag & IN_SITU else "uncertain" if bag & UNCERTAIN else
+              "malignant_primary" if primary & (MALIGNANT | {"malignant"}) else
+              "benign" if bag & BENIGN else "unspecified" if primary & {"neoplasm"} else None)
+    if column:
+        out += _site_codes(table, primary, column, refine)
+    return out
+
+
+def _site_codes(table, words: set[str], column: str, refine: Refine) -> list[Finding]:
+    hits = [h for h in table.find(words, limit=5) if h.codes.get(column)]
+    if not hits:
+        return []
+    best = max(h.specificity for h in hits)
+    out = []
+    for hit in (h for h in hits if h.specificity == best):
+        code = _codes(hit, column)
+        full = refine(code, words) if code else None
+        if full:
+            out.append((hit.matched, full))
+    return out[:2]
+
+
+def drug_column(bag: set[str]) -> str | None:
+    """The Table of Drugs column a sentence's words ask for, or ``None`` if it names no harm by a drug."""
+    if not bag & DRUG_HARM:
+        return None
+    if bag & UNDERDOSING:
+        return "underdosing"
+    if bag & INTENTIONAL:
+        return "poisoning_intentional"
+    if bag & ASSAULT:
+        return "poisoning_assault"
+    if bag & ADVERSE and not bag & {"overdose", "mistakenly", "mistake", "accidental"}:
+        return "adverse_effect"
+    if bag & UNDETERMINED and bag & {"intent"}:
+        return "poisoning_undetermined"
+    return "poisoning_accidental"
+
+
+def drug_codes(words: list[str], refine: Refine) -> list[Finding]:
+    """Poisoning, adverse-effect or underdosing codes for the drugs a sentence names."""
+    bag = set(words)
+    column = drug_column(bag)
+    if not column:
+        return []
+    out = []
+    for hit in DrugTable.load().find(bag, limit=4):
+        code = _codes(hit, column)
+        full = refine(code, bag) if code else None
+        if full:
+            out.append((hit.matched, full))
+    return out[:2]
+
+
+def external_cause_codes(words: list[str], refine: Refine) -> list[Finding]:
+    """The external-cause code of an injury a sentence describes (the most specific index entry)."""
+    bag = set(words)
+    if not bag & INJURY:
+        return []
+    hits = ExternalCauseIndex.load().find(bag, limit=6)
+    if not hits:
+        return []
+    best = max(h.specificity for h in hits)
+    out = []
+    for hit in (h for h in hits if h.specificity == best and h.specificity > 1):
+        code = hit.codes.get("code")
+        full = refine(code.rstrip("-").rstrip("."), bag) if code else None
+        if full:
+            out.append((hit.matched, full))
+    return out[:1]
+
+
+def table_codes(words: list[str], refine: Refine) -> Iterable[Finding]:
+    """Everything the three tables say about a sentence."""
+    yield from neoplasm_codes(words, refine)
+    yield from drug_codes(words, refine)
+    yield from external_cause_codes(words, refine)

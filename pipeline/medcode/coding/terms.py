@@ -1,0 +1,70 @@
+"""The bridge between a note's words and the code sets' words: clinical terms, abbreviations, drug classes.
+
+Notes say "NSTEMI", "shingles" and "on apixaban" where titles say "non-ST elevation myocardial
+infarction", "herpes zoster" and "long term (current) use of anticoagulants". The phrase table
+(``medcode/data/clinical_terms.json``, written for medcode from coding knowledge, not from any test
+notes) adds the title words to a sentence; the code sets' own bracketed abbreviations ("Human
+immunodeficiency virus [HIV] disease") are matched as title words already.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from importlib import resources
+
+from medcode.textnorm import content_words
+
+TERMS_FILE = "clinical_terms.json"
+#: Words that say a drug is taken over time (what Z79 "long term (current) use" needs).
+ONGOING = frozenset({"long", "term", "chronic", "daily", "maintenance", "home", "current", "continue", "chronically"})
+
+
+@dataclass(frozen=True)
+class Terms:
+    """Phrases (as canonical word tuples) and the canonical words they add; drugs and their Z79 codes."""
+
+    phrases: dict[tuple[str, ...], tuple[str, ...]]
+    longest: int
+    drugs: dict[tuple[str, ...], str]
+
+    def expand(self, words: list[str]) -> list[tuple[int, int, tuple[str, ...]]]:
+        """``(first word, end word, title words)`` for each phrase of a sentence (its canonical words, in order)."""
+        added = []
+        n = len(words)
+        for i in range(n):
+            for j in range(i + 1, min(i + self.longest, n) + 1):
+                found = self.phrases.get(tuple(words[i:j]))
+                if found:
+                    added.append((i, j, found))
+        return added
+
+    def drug_codes(self, words: list[str]) -> list[tuple[int, int, str]]:
+        """``(first word, end word, Z79 code)`` for each drug the sentence names."""
+        out = []
+        n = len(words)
+        for i in range(n):
+            for j in range(min(i + 3, n), i, -1):
+                code = self.drugs.get(tuple(words[i:j]))
+                if code:
+                    out.append((i, j, code))
+                    break
+        return out
+
+
+@functools.cache
+def load_terms() -> Terms:
+    """The phrase and drug tables (read once, on first use; empty when the data file is absent)."""
+    path = resources.files("medcode.data").joinpath(TERMS_FILE)
+    data = json.loads(path.read_text("utf-8")) if path.is_file() else {}
+    phrases: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for phrase, title_words in data.get("phrases", {}).items():
+        key = tuple(content_words(phrase))
+        if key:
+            phrases[key] = tuple(dict.fromkeys(phrases.get(key, ()) + tuple(content_words(title_words))))
+    codes = data.get("drug_class_codes", {})
+    drugs = {tuple(content_words(drug)): codes[cls] for drug, cls in data.get("drug_classes", {}).items()
+             if cls in codes and content_words(drug)}
+    return Terms(phrases, max((len(k) for k in phrases), default=1), drugs)
+

@@ -1,0 +1,334 @@
+"""``medcode_engine``: the coding engine as a spaCy component, after ``medcode_context``.
+
+For each sentence it finds the ICD-10-CM codes whose descriptions the sentence carries (see
+:mod:`medcode.coding.engine`), adds each as a mention over the words that name it (a span of the
+``medcode_mentions`` group whose hits have source ``engine``), and gives those spans their assertion
+status with the context component's rules. A condition named as a relative's becomes the family-history
+code (Z80-Z84) instead; one named as past becomes the personal-history code (Z85-Z87) besides. The 7th
+character of injury and poisoning codes comes from the note's encounter (:mod:`medcode.coding.encounter`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spacy.attrs import IS_PUNCT, IS_SPACE, ORTH, SENT_START
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.util import ensure_path
+
+from medcode.about import CM, FAMILY, HISTORICAL, MENTIONS_KEY, NEGATED, PCS
+from medcode.coding import FAMILY_HISTORY, PERSONAL_HISTORY
+from medcode.coding.encounter import seventh_character
+from medcode.coding.engine import Matcher
+from medcode.coding.index import CodeIndex
+from medcode.coding.tables import table_codes
+from medcode.coding.terms import ONGOING, load_terms
+from medcode.nlp.context import STATUS_KEY
+from medcode.nlp.matcher import HITS_KEY, CodeHit, span_label
+from medcode.textnorm import alias_key, norm_words
+
+#: Codes the engine proposes per sentence.
+PER_SENTENCE = 8
+#: ICD-10-PCS codes (or prefixes) the composer proposes per sentence.
+PCS_PER_SENTENCE = 3
+#: Index subsets kept for completing table codes (a prefix each).
+_SUBSETS_KEPT = 2048
+
+
+#: Words that make the following words of their clause absent for the engine, and words that end it.
+_NEGATORS = frozenset({"without", "no", "not", "w/o", "non", "denies", "denied", "negative", "nor"})
+_SCOPE_ENDS = frozenset({"but", "with", "except", "although", "however", "and", "or"}) - {"or", "and"}
+#: Where a doc keeps the engine's codes when the engine is asked to remember them.
+_REMEMBERED = "medcode_engine_codes"
+#: Separates a sentence's own tokens from the phrase expansions appended after them.
+_MARK = (-1, ())
+
+
+def _original(sent: list) -> int:
+    """How many entries of a sentence are its own tokens (the rest are phrase expansions)."""
+    return sent.index(_MARK) if _MARK in sent else len(sent)
+
+
+#: The ICD-10-PCS composer reads at most this many sentences of a note: the ones with the most procedure
+#: words (composing costs ~0.7 ms a sentence, and a case report's sentences are mostly not procedures).
+PCS_SENTENCES = 3
+
+
+def _procedural_sentences(sentences: list[list], action_words: frozenset[str], pcs_tokens: set[int]) -> set[int]:
+    """The sentences worth composing procedure codes for: a procedure named by the lexicon or a root
+    operation's word, most such words first, at most :data:`PCS_SENTENCES`."""
+    scored = []
+    for k, sent in enumerate(sentences):
+        own = sent[:_original(sent)]
+        strength = sum(1 for i, words in own if i in pcs_tokens or not action_words.isdisjoint(words))
+        if strength:
+            scored.append((-strength, k))
+    return {k for _, k in sorted(scored)[:PCS_SENTENCES]}
+
+
+def _inside(extent: tuple[int, int], sent: list) -> bool:
+    own = sent[:_original(sent)]
+    return bool(own) and own[0][0] <= extent[0] <= own[-1][0]
+
+
+def _words_of(index: CodeIndex) -> set[str]:
+    # A table's prefix is itself the main term: the words every code under it shares count as present.
+    if not index.codes:
+        return set()
+    shared = None
+    for row in range(min(len(index.row_code), 64)):
+        col = index.required.getcol(row).indices
+        words = {index.words[c] for c in col}
+        shared = words if shared is None else shared & words
+    return shared or set()
+
+
+@Language.factory(
+    "medcode_engine",
+    assigns=["doc.spans", "span._.medcode_codes"],
+    requires=["doc.spans", "token.is_sent_start"],
+    default_config={"per_sentence": PER_SENTENCE},
+)
+def make_engine(nlp: Language, name: str, per_sentence: int) -> CodingEngine:
+    return CodingEngine(nlp, name, per_sentence=per_sentence)
+
+
+class CodingEngine:
+    """Finds the codes each sentence describes (stateful: the code index is saved with the pipeline)."""
+
+    def __init__(self, nlp: Language, name: str = "medcode_engine", *, per_sentence: int = PER_SENTENCE):
+        self.nlp = nlp
+        self.name = name
+        self.per_sentence = per_sentence
+        self.index: CodeIndex | None = None
+        self._matchers: dict[str, Matcher] = {}
+        self._subsets: dict[str, Matcher | None] = {}
+        self._norms: dict[int, tuple[str, ...]] = {}
+        #: Keep each doc's engine codes in the doc (training: the same docs pass once per fold).
+        self.remember = False
+
+    def initialize(self, get_examples=None, *, nlp: Language | None = None, index: CodeIndex | None = None) -> None:
+        """Set the code index (built from the code sets at training time)."""
+        if index is not None:
+            self.set_index(index)
+
+    def set_index(self, index: CodeIndex) -> None:
+        self.index = index
+        self._matchers = {}
+        self._subsets = {}
+        self._positions = {code: i for i, code in enumerate(index.codes)}
+
+    def refine(self, prefix: str, words: set[str]) -> str | None:
+        """The reportable code a table's code or prefix becomes with the sentence's words (side, 7th character)."""
+        position = self._positions.get(prefix)
+        if position is None:
+            matcher = self._subsets.get(prefix, False)
+            if matcher is False:
+                subset = self.index.subset((prefix,))
+                matcher = Matcher(subset) if subset.codes else None
+                if len(self._subsets) < _SUBSETS_KEPT:
+                    self._subsets[prefix] = matcher
+            if matcher is None:
+                return None
+            found = matcher.match([words | _words_of(matcher.index)], 1)[0]
+            if not found:
+                return None
+            return self._complete(matcher.index, found[0].code, words)
+        return self._complete(self.index, position, words)
+
+    def seventh_of(self, base: str) -> dict[str, str] | None:
+        """The valid 7th characters of a code without its 7th (``{character: meaning}``), if it takes one."""
+        position = self._positions.get(base) if self.index is not None else None
+        return self.index.seventh.get(position) if position is not None else None
+
+    @staticmethod
+    def _complete(index: CodeIndex, position: int, words: set[str]) -> str:
+        options = index.seventh.get(position)
+        return index.codes[position] + (seventh_character(options, words) if options else "")
+
+    def _matcher(self, kind: str) -> Matcher:
+        # The history matchers search only their Z-code categories; built on first use.
+        matcher = self._matchers.get(kind)
+        if matcher is None:
+            prefixes = {"family": FAMILY_HISTORY, "personal": PERSONAL_HISTORY}.get(kind)
+            matcher = self._matchers[kind] = Matcher(self.index if prefixes is None else self.index.subset(prefixes))
+        return matcher
+
+    def _words(self, doc: Doc) -> list[list[tuple[int, tuple[str, ...]]]]:
+        """Per sentence, its content tokens and their canonical words.
+
+        Words a negation governs ("without obstruction", "no fever") are left out: for the engine they
+        are absent, so "cholecystitis without obstruction" fits the code *without* obstruction.
+        """
+        vocab, norms = doc.vocab, self._norms
+        sentences: list[list[tuple[int, tuple[str, ...]]]] = []
+        rows = doc.to_array([ORTH, IS_PUNCT, IS_SPACE, SENT_START]).tolist() if len(doc) else []
+        negated = False
+        for i, (orth, is_punct, is_space, sent_start) in enumerate(rows):
+            if sent_start == 1 or not sentences:
+                sentences.append([])
+                negated = False
+            text = vocab.strings[orth].lower()
+            if is_punct or is_space or text in _SCOPE_ENDS:
+                negated = negated and not (is_punct and text in ",;:") and text not in _SCOPE_ENDS
+                continue
+            if text in _NEGATORS:
+                negated = True
+                continue
+            if negated:
+                continue
+            words = norms.get(orth)
+            if words is None:
+                words = norm_words(vocab.strings[orth])
+                if len(norms) < 500_000:
+                    norms[orth] = words
+            if words:
+                sentences[-1].append((i, words))
+        return sentences
+
+    def _expand(self, doc: Doc, sentences: list[list]) -> list[tuple[int, int, str]]:
+        """Add the title words of the sentences' clinical phrases (as words of the phrases' tokens, after
+        the sentence's own); return the Z79 long-term drug codes the sentences support, with their extents."""
+        terms = load_terms()
+        drugs = []
+        for sent in sentences:
+            sent.append(_MARK)
+            flat = [(i, w) for i, words in sent[:-1] for w in words]
+            seq = [w for _, w in flat]
+            for a, b, added in terms.expand(seq):
+                sent.append((flat[a][0], added))
+                sent.append((flat[b - 1][0], added))
+            cue = ONGOING.intersection(seq)
+            for a, b, code in terms.drug_codes(seq):
+                first = flat[a][0]
+                before = doc[first - 1].lower_ if first > 0 else ""
+                if cue or before in ("on", "taking", "takes", "using"):
+                    drugs.append((first, flat[b - 1][0] + 1, code))
+        return drugs
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self.index is None:
+            return doc
+        remembered = doc.user_data.get(_REMEMBERED)
+        if remembered is not None:
+            # Training runs the pipeline after the sentences once per fold on the same docs; the engine's
+            # codes do not depend on the fold's learned aliases, so they are computed once.
+            hits, keys, statuses = remembered
+            known = doc.user_data.setdefault(STATUS_KEY, {})
+            known.update({extent: status for extent, status in statuses.items() if extent not in known})
+            self._store(doc, {extent: list(found) for extent, found in hits.items()}, keys)
+            return doc
+        sentences = self._words(doc)
+        drugs = self._expand(doc, sentences)
+        bags = [{w for _, words in sent for w in words} for sent in sentences]
+        note_words = set().union(*bags) if bags else set()
+        found = self._matcher("all").match(bags, self.per_sentence)
+        hits: dict[tuple[int, int], list[CodeHit]] = {}
+        keys: dict[tuple[int, int], str] = {}
+        for sent, bag, matches in zip(sentences, bags, found):
+            for rank, match in enumerate(matches):
+                self._add(hits, keys, sent, match, rank, bag | note_words)
+        for start, end, code in drugs:
+            hits.setdefault((start, end), []).append(CodeHit(code, CM, "engine", 1.0, 0))
+            keys.setdefault((start, end), alias_key(["long", "term", "use", code]))
+        pcs_tokens = {i for (start, end), (_, found) in doc.user_data.get(HITS_KEY, {}).items()
+                      if any(h[1] == PCS for h in found) for i in range(start, end)}
+        self._tables_and_procedures(sentences, hits, keys, note_words, pcs_tokens)
+        statuses = self._statuses(doc, hits)
+        self._histories(sentences, bags, hits, keys, statuses, note_words)
+        statuses = self._statuses(doc, hits)  # the history codes' extents too
+        if self.remember:
+            doc.user_data[_REMEMBERED] = ({e: tuple(h) for e, h in hits.items()}, dict(keys),
+                                          {e: statuses[e] for e in hits if e in statuses})
+        self._store(doc, hits, keys)
+        return doc
+
+    def _add(self, hits: dict, keys: dict, sent: list, match, rank: int, words: set[str], index: CodeIndex | None = None):
+        index = index or self.index
+        vocab_words = {index.words[c] for c in match.columns}
+        tokens = [i for i, ws in sent if vocab_words.intersection(ws)]
+        if not tokens:
+            return
+        extent = (min(tokens), max(tokens) + 1)
+        code = index.codes[match.code]
+        options = index.seventh.get(match.code)
+        if options:
+            code += seventh_character(options, words)
+        hits.setdefault(extent, []).append(CodeHit(code, CM, "engine", round(match.coverage, 3), rank))
+        keys.setdefault(extent, alias_key(sorted(vocab_words)))
+
+    def _tables_and_procedures(self, sentences: list[list], hits: dict, keys: dict, note_words: set[str],
+                               pcs_tokens: set[int]) -> None:
+        """Neoplasm, drug and external-cause codes from the index tables; ICD-10-PCS codes from the composer."""
+        from medcode.codesets.pcs import PcsComposer
+
+        composer = PcsComposer.load()
+        procedural = _procedural_sentences(sentences, composer.action_words, pcs_tokens)
+        for k, sent in enumerate(sentences):
+            seq = [w for _, words in sent[:_original(sent)] for w in words]
+            if not seq:
+                continue
+            for matched, code in table_codes(seq, lambda prefix, bag: self.refine(prefix, bag | note_words)):
+                self._add_words(hits, keys, sent, matched, CodeHit(code, CM, "engine", 1.0, 0))
+            if k not in procedural:
+                continue
+            proposals = composer.propose(seq, PCS_PER_SENTENCE)
+            top = max((p.score for p in proposals), default=1.0) or 1.0
+            for rank, proposal in enumerate(proposals):
+                hit = CodeHit(proposal.code, PCS, "engine", round(proposal.score / top, 3), rank)
+                self._add_words(hits, keys, sent, proposal.evidence, hit)
+
+    @staticmethod
+    def _add_words(hits: dict, keys: dict, sent: list, words, hit: CodeHit) -> None:
+        tokens = [i for i, ws in sent if not set(words).isdisjoint(ws)]
+        if tokens:
+            extent = (min(tokens), max(tokens) + 1)
+            hits.setdefault(extent, []).append(hit)
+            keys.setdefault(extent, alias_key(sorted(words)))
+
+    def _statuses(self, doc: Doc, hits: dict) -> dict:
+        known = doc.user_data.setdefault(STATUS_KEY, {})
+        new = [extent for extent in hits if extent not in known]
+        if new and "medcode_context" in self.nlp.pipe_names:
+            known.update(self.nlp.get_pipe("medcode_context").statuses(doc, new))
+        return known
+
+    def _histories(self, sentences, bags, hits, keys, statuses, note_words) -> None:
+        """Family-history codes for a relative's condition; personal-history codes for a past one."""
+        for kind, status, extra in (("family", FAMILY, {"family", "history"}), ("personal", HISTORICAL, {"personal", "history"})):
+            wanted = [i for i, sent in enumerate(sentences)
+                      if any(status in statuses.get(extent, ()) and NEGATED not in statuses.get(extent, ())
+                             and _inside(extent, sent) for extent in hits)]
+            if not wanted:
+                continue
+            matcher = self._matcher(kind)
+            found = matcher.match([bags[i] | extra for i in wanted], 3)
+            for i, matches in zip(wanted, found):
+                for rank, match in enumerate(matches):
+                    self._add(hits, keys, sentences[i], match, rank, bags[i] | note_words, matcher.index)
+
+    def _store(self, doc: Doc, hits: dict, keys: dict) -> None:
+        """Merge the engine's hits into the doc's mentions (one entry per extent, as the matcher keeps)."""
+        found = doc.user_data.setdefault(HITS_KEY, {})
+        spans = list(doc.spans.get(MENTIONS_KEY, []))
+        for extent, new in hits.items():
+            key, old = found.get(extent, (keys[extent], ()))
+            # The engine's hit stays beside a lexicon hit of the same code: the ranker reads both.
+            seen = {(h[0], h[1], h[2]) for h in old}
+            merged = tuple(old) + tuple(h for h in dict.fromkeys(new) if (h.code, h.system, h.source) not in seen)
+            if extent not in found:
+                spans.append(Span(doc, extent[0], extent[1], label=span_label(merged)))
+            found[extent] = (key, merged)
+        doc.spans[MENTIONS_KEY] = spans
+
+    def to_disk(self, path, *, exclude=()) -> None:
+        path = ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        if self.index is not None:
+            self.index.to_disk(path)
+
+    def from_disk(self, path, *, exclude=()) -> CodingEngine:
+        if (Path(path) / "index.json").exists():
+            self.set_index(CodeIndex.from_disk(Path(path)))
+        return self

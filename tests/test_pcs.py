@@ -1,0 +1,177 @@
+"""The ICD-10-PCS composer: codes built axis by axis from a note's words, on the vendored FY2026 data only."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from medcode.codesets.kb import read_pcs_titles
+from medcode.codesets.pcs import AXIS_NAMES, LATERALITY, PcsComposer, PcsProposal, _json
+from medcode.textnorm import content_words
+
+
+@pytest.fixture(scope="module")
+def composer() -> PcsComposer:
+    return PcsComposer.load()
+
+
+@pytest.fixture(scope="module")
+def titles() -> dict[str, str]:
+    return read_pcs_titles()
+
+
+def propose(composer: PcsComposer, text: str, limit: int = 5) -> list[PcsProposal]:
+    return composer.propose(content_words(text), limit=limit)
+
+
+def top(composer: PcsComposer, text: str) -> PcsProposal:
+    proposals = propose(composer, text)
+    assert proposals, f"nothing proposed for {text!r}"
+    return proposals[0]
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    ("Laparoscopic cholecystectomy for acute calculous cholecystitis.", "0FT44ZZ"),
+    ("Open appendectomy through a right lower quadrant incision.", "0DTJ0ZZ"),
+    ("Chest X-ray.", "BW03ZZZ"),
+    ("Spontaneous vaginal delivery of a single liveborn infant.", "10E0XZZ"),
+    ("Low cervical cesarean section.", "10D00Z1"),
+    ("Transfusion of packed red cells via peripheral vein.", "30233N1"),
+    ("Mechanical ventilation for 6 days.", "5A1955Z"),
+    ("Right total hip arthroplasty for osteoarthritis.", "0SR90JZ"),
+    ("Left total hip arthroplasty for osteoarthritis.", "0SRB0JZ"),
+    ("Insertion of a Foley catheter.", "0T9B70Z"),
+])
+def test_the_top_proposal_is_the_coders_code(composer, text, code):
+    proposal = top(composer, text)
+    assert proposal.code == code
+    assert proposal.complete and proposal.missing == ()
+    assert proposal.title
+
+
+def test_a_resection_is_told_from_an_excision_by_the_operation_word(composer):
+    """Cholecystectomy takes out all of the gallbladder: Resection (T), not Excision (B)."""
+    codes = [p.code for p in propose(composer, "Laparoscopic cholecystectomy.")]
+    assert codes[0][2] == "T"
+    assert codes.index("0FT44ZZ") < codes.index("0FB44ZZ")
+
+
+def test_a_biopsy_is_an_excision_with_the_diagnostic_qualifier(composer):
+    proposal = top(composer, "Percutaneous needle biopsy of the liver.")
+    assert proposal.code == "0FB03ZX"
+    assert proposal.code[2] == "B" and proposal.code[6] == "X"
+
+
+def test_an_endoscopic_biopsy_takes_the_natural_opening_endoscopic_approach(composer):
+    proposal = top(composer, "Colonoscopy with biopsy of the sigmoid colon.")
+    assert proposal.code == "0DBN8ZX"
+
+
+def test_the_side_comes_from_the_words_next_to_the_body_part(composer):
+    right = top(composer, "Right total knee arthroplasty.").code
+    left = top(composer, "Left total knee arthroplasty.").code
+    assert (right, left) == ("0SRC0JZ", "0SRD0JZ")
+
+
+def test_a_replacement_with_no_side_asks_for_the_laterality(composer):
+    proposals = propose(composer, "Total hip arthroplasty for osteoarthritis.")
+    question = proposals[0]
+    assert question.code == "0SR" and not question.complete
+    assert LATERALITY in question.missing
+    completions = {p.code for p in proposals if p.complete}
+    assert {"0SR90JZ", "0SRB0JZ"} <= completions
+
+
+def test_a_note_with_no_approach_gives_a_prefix_with_the_approach_missing(composer):
+    proposals = propose(composer, "Appendectomy for acute appendicitis.")
+    question = proposals[0]
+    assert question.code == "0DTJ"
+    assert not question.complete
+    assert question.missing == ("approach",)
+    assert question.score > max(p.score for p in proposals if p.complete)
+    assert {"0DTJ0ZZ", "0DTJ4ZZ"} <= {p.code for p in proposals}
+
+
+def test_the_approach_of_a_question_is_titled_as_its_table_titles_it(composer):
+    assert composer.axis_title("0DTJ", "approach") == "Approach"
+    assert composer.axis_title("BW28", "approach") == "Contrast"
+    assert composer.axis_title("0SR", LATERALITY) == "Laterality"
+
+
+def test_a_negated_or_past_procedure_does_not_lead(composer):
+    """"No reduction" is not a reduction; "after ... arthroplasty" is not this encounter's procedure."""
+    codes = [p.code for p in propose(composer, "Percutaneous fixation of the right femoral neck with screws; "
+                                               "no reduction performed.")]
+    assert codes[0] == "0QH634Z"
+    rehab = top(composer, "Rehabilitation after right total hip arthroplasty: physical therapy gait training "
+                          "with a rolling walker.")
+    assert rehab.code.startswith("F07")
+
+
+def test_evidence_is_the_words_that_chose_the_axes(composer):
+    proposal = top(composer, "Laparoscopic cholecystectomy.")
+    words = set(content_words("Laparoscopic cholecystectomy."))
+    assert proposal.evidence <= words
+    assert {"resection", "gallbladder", "percutaneous", "endoscopic"} <= proposal.evidence
+
+
+def test_a_diagnosis_alone_proposes_nothing(composer):
+    assert propose(composer, "Type 2 diabetes mellitus with hyperglycemia.") == []
+    assert composer.propose([]) == []
+
+
+TEXTS = [
+    "Laparoscopic cholecystectomy.",
+    "Open appendectomy.",
+    "Thoracoscopic wedge biopsy of a left lower lobe nodule, then left lower lobectomy.",
+    "EGD with band ligation of bleeding esophageal varices.",
+    "CABG x2 with saphenous vein grafts from the aorta; vein harvested open from the right leg.",
+    "CT of the head without contrast.",
+    "Total hip arthroplasty.",
+    "MRI of the left knee.",
+    "45-minute individual cognitive-behavioral psychotherapy session.",
+    "Short arm cast applied to the left forearm.",
+]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_every_proposal_is_a_valid_fy2026_code_or_prefix(composer, titles, text):
+    proposals = propose(composer, text, limit=20)
+    assert proposals
+    scores = [p.score for p in proposals]
+    assert scores == sorted(scores, reverse=True)
+    for proposal in proposals:
+        if proposal.complete:
+            assert len(proposal.code) == 7 and proposal.missing == ()
+            assert proposal.code in titles
+            assert proposal.title == titles[proposal.code]
+        else:
+            assert 3 <= len(proposal.code) <= 6 and proposal.missing
+            assert set(proposal.missing) <= {*AXIS_NAMES.values(), LATERALITY}
+            assert any(code.startswith(proposal.code) for code in titles)
+
+
+def test_the_vendored_tables_generate_exactly_the_code_title_file(titles):
+    """The rows of the 914 tables, expanded, are the 79,115 codes of the CMS code-title file."""
+    data = _json("pcs_tables.json.gz")
+    codes = set()
+    for prefix, table in data["tables"].items():
+        for row in table["rows"]:
+            for chars in itertools.product(*(codes_ for codes_, _ in row)):
+                codes.add(prefix + "".join(chars))
+    assert len(data["tables"]) == 914
+    assert codes == set(titles)
+
+
+def test_the_vendored_files_record_their_sources_and_releases():
+    tables, terms = _json("pcs_tables.json.gz"), _json("pcs_terms.json.gz")
+    assert tables["release"] == terms["release"] == "ICD-10-PCS FY2026"
+    assert "FY2025" in terms["index_release"]
+    for source in tables["sources"] + terms["sources"]:
+        assert source["file"].startswith("icd10pcs_") and len(source["sha256"]) == 64
+    assert [s["release"] for s in terms["sources"]][1].startswith("ICD-10-PCS FY2025")
+
+
+def test_load_is_cached(composer):
+    assert PcsComposer.load() is composer
