@@ -71,7 +71,7 @@ from medcode.textsafe import shown
 logger = logging.getLogger(__name__)
 
 #: Libraries whose versions a model records and checks on load.
-LIBRARIES = ("medcode", "spacy", "scispacy", "scikit-learn", "numpy", "scipy", "simple-icd-10-cm")
+LIBRARIES = ("medcode", "spacy", "scispacy", "scikit-learn", "lightgbm", "numpy", "scipy", "simple-icd-10-cm")
 
 #: Size limits, checked before a model file is read: ``meta.json``; any other file read whole (JSON,
 #: spaCy's config and strings); a gzip file, compressed and once decompressed; the arrays file and

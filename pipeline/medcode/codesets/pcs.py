@@ -41,6 +41,10 @@ TABLES_FILE = "pcs_tables.json.gz"
 TERMS_FILE = "pcs_terms.json.gz"
 WORDS_FILE = "pcs_words.json"
 
+#: What :meth:`_Call.label` gives a label no word of the passage names.
+_NO_MATCH: tuple[float, frozenset[str]] = (0.0, frozenset())
+#: Words whose expansion is kept (see :meth:`PcsComposer._expand`).
+_WORD_CACHE_SIZE = 200_000
 #: Axis names by character position (3-7). Outside Medical and Surgical a position keeps its name
 #: ("approach" is imaging's contrast, "device" a substance); :meth:`PcsComposer.axis_title` gives the
 #: table's own title for the question.
@@ -131,7 +135,7 @@ class _Table:
     rows: list[tuple[tuple[tuple[str, int], ...], ...]]
     _options: dict[str, list[set[str]]] | None = None
 
-    @property
+    @functools.cached_property
     def single_part(self) -> bool:
         """Whether every row has the same one body part."""
         return len({code for row in self.rows for code, _ in row[0]}) == 1
@@ -274,6 +278,7 @@ class PcsComposer:
         self._tables_by_word: dict[str, set[str]] | None = None
         self._hints_by_word: dict[str, list] | None = None
         self._part_words_cache: dict[str, tuple[frozenset[str], bool]] = {}
+        self._label_words_cache: dict[int, frozenset[str]] = {}
         self._queries: dict[str, dict | None] = {}
         self._codes_by_table: dict[str, list[str]] | None = None
         self._by_prefix = {t.prefix: t for t in self._tables}
@@ -283,7 +288,9 @@ class PcsComposer:
         # Keys as content_words spells a token ("k-wire" -> "kwire"), whoever edits the file.
         self._expansions = {norm_word(w): tuple(v.split()) for w, v in words["words"].items()}
         self._replace = {norm_word(w): tuple(v.split()) for w, v in words["replace"].items()}
-        self._phrases = [(tuple(k.split()), tuple(v.split())) for k, v in words["phrases"].items()]
+        self._phrases = _PhraseIndex([(tuple(k.split()), tuple(v.split())) for k, v in words["phrases"].items()])
+        self._rules = _RuleIndex(words["rules"])
+        self._expanded: dict[str, tuple[str, ...]] = {}
         self._forms = words["combining_forms"]
 
     @classmethod
@@ -375,14 +382,25 @@ class PcsComposer:
                 continue
             tokens.append((word, i))
             tokens += [(t, i) for t in self._expand(word)]
-        tokens += _phrase_tokens(words, dropped, self._phrases)
-        tokens = _apply_rules(tokens, lex["rules"])
+        tokens += self._phrases.tokens(words, dropped)
+        tokens = self._rules.apply(tokens)
         tokens = _count_vessels(tokens, lex["vessels"])
         tokens = _count_devices([w for i, w in enumerate(words) if i not in dropped], tokens, lex["device_nouns"])
         return _Query(words, tokens, past=frozenset(past))
 
     def _expand(self, word: str) -> tuple[str, ...]:
-        """A word's extra tokens: listed, else decomposed by suffix and combining forms ("-ectomy")."""
+        """A word's extra tokens: listed, else decomposed by suffix and combining forms ("-ectomy").
+
+        Cached by word (bounded): the suffix scan was a tenth of the composer's time, and notes repeat words.
+        """
+        found = self._expanded.get(word)
+        if found is None:
+            found = self._decompose(word)
+            if len(self._expanded) < _WORD_CACHE_SIZE:
+                self._expanded[word] = found
+        return found
+
+    def _decompose(self, word: str) -> tuple[str, ...]:
         if word in self._expansions:
             return self._expansions[word]
         for suffix, meaning in self._lex["suffixes"].items():
@@ -464,6 +482,17 @@ class PcsComposer:
         words |= {w for hint_words, _, _ in self._hints for w in hint_words}
         words |= set(self._expansions) | set(self._replace)
         return frozenset(words - _GENERIC_ACTION_WORDS)
+
+    def _label_words(self, index: int) -> frozenset[str]:
+        """Every word a label can be matched by: its own (with the side) and its aliases' (cached)."""
+        found = self._label_words_cache.get(index)
+        if found is None:
+            label = self._labels[index]
+            words = set(label.full | label.words)
+            for alias in self._aliases.get(_label_key(label.text), ()):
+                words |= alias
+            found = self._label_words_cache[index] = frozenset(words)
+        return found
 
     def _part_words(self, table: _Table) -> tuple[frozenset[str], bool]:
         """Every word a body part of the table is named by (labels and aliases), and whether one is fixed."""
@@ -575,6 +604,7 @@ class _Call:
         self.q = query
         self.fired = composer._fire(query)
         self.cache: dict = {}
+        self.ops: dict[str, _Op] = {}
         self.prefix = ""            # the table being scored
         self.cues = [dict(cue, words=frozenset(cue["any"]) & query.bag)
                      for cue in composer._lex["cues"] if frozenset(cue["any"]) & query.bag]
@@ -612,6 +642,8 @@ class _Call:
 
         A body part's side is settled apart (``sided`` false); on other axes it is one more word.
         """
+        if self.c._label_words(index).isdisjoint(self.q.bag):
+            return _NO_MATCH  # what matching gives a label none of whose names has a word of the passage
         key = (index, near, used, decay, sided)
         if key in self.cache:
             return self.cache[key]
@@ -632,7 +664,14 @@ class _Call:
     # ----------------------------------------------------------------- axes
 
     def operation(self, table: _Table) -> _Op:
-        """How well the words name a table's root operation, or the index points into the table."""
+        """How well the words name a table's root operation, or the index points into the table (cached:
+        :meth:`PcsComposer.propose` asks it to choose the tables, :meth:`table` again to score one)."""
+        op = self.ops.get(table.prefix)
+        if op is None:
+            op = self.ops[table.prefix] = self._operation(table)
+        return op
+
+    def _operation(self, table: _Table) -> _Op:
         score, hit = self.match(table.op_words, frozenset(), frozenset(), DECAY["default"])
         total = sum(self.c._idf.get(w, UNKNOWN_WEIGHT) for w in table.op_words) or 1.0
         op = _Op(OP_WEIGHT * max(score, 0.0) / total, hit if score > 0 else frozenset())
@@ -922,28 +961,50 @@ def _negated(words: list[str], rules: dict) -> tuple[set[int], set[int]]:
     return gone, past
 
 
-def _phrase_tokens(words: list[str], dropped: set[int], phrases) -> list[tuple[str, int]]:
-    """Extra tokens for runs of input words (not negated) that spell a known phrase."""
-    out = []
-    for phrase, meaning in phrases:
-        n = len(phrase)
-        for i in range(len(words) - n + 1):
-            if tuple(words[i:i + n]) == phrase and not dropped & set(range(i, i + n)):
-                out += [(m, i) for m in meaning]
-    return out
+class _PhraseIndex:
+    """Known phrases by their first word: a passage looks up only the phrases its words can start."""
+
+    def __init__(self, phrases: list[tuple[tuple[str, ...], tuple[str, ...]]]):
+        self.by_first: dict[str, list[tuple[int, tuple[str, ...], tuple[str, ...]]]] = defaultdict(list)
+        for k, (phrase, meaning) in enumerate(phrases):
+            if phrase:
+                self.by_first[phrase[0]].append((k, phrase, meaning))
+
+    def tokens(self, words: list[str], dropped: set[int]) -> list[tuple[str, int]]:
+        """Extra tokens for runs of input words (not negated) that spell a known phrase, in the order of the
+        phrase list, then of the position (scanning every phrase at every position was a tenth of the time)."""
+        found = []
+        for i, word in enumerate(words):
+            for k, phrase, meaning in self.by_first.get(word, ()):
+                n = len(phrase)
+                if tuple(words[i:i + n]) == phrase and not dropped & set(range(i, i + n)):
+                    found.append((k, i, meaning))
+        found.sort(key=lambda f: (f[0], f[1]))
+        return [(m, i) for _, i, meaning in found for m in meaning]
 
 
-def _apply_rules(tokens: list[tuple[str, int]], rules: list[dict]) -> list[tuple[str, int]]:
-    """Co-occurrence rules: when all (and any) trigger words occur within a window, add and drop tokens."""
-    present = _present(tokens)
-    for rule in rules:
-        at = _rule_fires(rule, present)
-        if at is None:
-            continue
-        drop = set(rule.get("drop", "").split())
-        tokens = [(t, s) for t, s in tokens if t not in drop] + [(t, at) for t in rule.get("add", "").split()]
-        present = _present(tokens)  # only when a rule fires: most passages fire none of the 127
-    return tokens
+class _RuleIndex:
+    """Co-occurrence rules with the words each needs: a rule is tried only when they are all present.
+
+    Trying all 127 rules on every passage was a tenth of the composer's time; most passages fire none.
+    """
+
+    def __init__(self, rules: list[dict]):
+        self.rules = [(rule, frozenset(rule.get("all", [])), frozenset(rule.get("any", []))) for rule in rules]
+
+    def apply(self, tokens: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        """When all (and any) trigger words occur within a window, add and drop tokens (rules in order)."""
+        present = _present(tokens)
+        for rule, need, anyof in self.rules:
+            if not need.issubset(present.keys()) or (anyof and anyof.isdisjoint(present.keys())):
+                continue
+            at = _rule_fires(rule, present)
+            if at is None:
+                continue
+            drop = set(rule.get("drop", "").split())
+            tokens = [(t, s) for t, s in tokens if t not in drop] + [(t, at) for t in rule.get("add", "").split()]
+            present = _present(tokens)  # only when a rule fires
+        return tokens
 
 
 def _present(tokens: list[tuple[str, int]]) -> dict[str, set[int]]:
