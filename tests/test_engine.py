@@ -79,3 +79,38 @@ def test_seventh_character_choice():
     assert seventh_character(options, {"followup", "delayed", "healing"}) == "G"
     assert seventh_character(options, {"late", "effect"}) == "S"
     assert not encounter_stated({"fracture", "femur"}) and encounter_stated({"followup"})
+
+
+def test_adult_bmi_code_from_the_stated_value(nlp):
+    codes = engine_codes(nlp, "Morbid obesity with a BMI of 42.3 kg/m2.")
+    assert "Z68.41" in codes and "E66.01" in codes
+    assert "Z68.21" in engine_codes(nlp, "Overweight, BMI 20.96.")  # 21.0 to one decimal, as the titles write ranges
+    # No weight diagnosis in the note: no BMI code (Guidelines I.B.14); a child's percentile is no value.
+    assert not any(c.startswith("Z68") for c in engine_codes(nlp, "BMI 31, otherwise healthy."))
+    assert not any(c.startswith("Z68") for c in engine_codes(nlp, "Childhood obesity, BMI 97th percentile."))
+
+
+def test_bmi_ranges_come_from_the_titles():
+    from medcode.coding.measurements import adult_bmi_ranges, bmi_codes
+
+    ranges = adult_bmi_ranges()
+    assert ranges[0] == (0.0, 19.9, "Z68.1") and ranges[-1][2] == "Z68.45" and len(ranges) == 26
+    assert all(a[1] < b[0] for a, b in zip(ranges, ranges[1:]))  # no overlap, in order
+    assert [c for _, _, c in bmi_codes("Obesity. BMI 44.9; repeat BMI 45.0; BMI 70.")] == ["Z68.41", "Z68.42", "Z68.45"]
+
+
+def test_weeks_of_gestation_from_the_stated_value(nlp):
+    codes = engine_codes(nlp, "G2P1 at 28 weeks with gestational diabetes.")
+    assert "Z3A.28" in codes and not any(c.startswith("Z3A") and c != "Z3A.28" for c in codes)
+    # A duration is no gestational age; an abortive outcome gets no Z3A (Guidelines I.C.15).
+    assert not any(c.startswith("Z3A") for c in engine_codes(nlp, "Pregnant, with a cough for 3 weeks."))
+    assert not any(c.startswith("Z3A") for c in engine_codes(nlp, "Ruptured ectopic pregnancy at 7 weeks."))
+
+
+def test_gestation_ranges_come_from_the_titles():
+    from medcode.coding.measurements import gestation_codes, gestation_weeks
+
+    weeks = gestation_weeks()
+    assert weeks[0] == (1, 7, "Z3A.01") and weeks[-1][2] == "Z3A.49" and len(weeks) == 37
+    found = gestation_codes("Primigravida 28w3d. Seen again at 44 weeks; 32 weeks' gestation by LMP.")
+    assert [c for _, _, c in found] == ["Z3A.28", "Z3A.49", "Z3A.32"]

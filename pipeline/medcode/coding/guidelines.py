@@ -30,6 +30,12 @@ def integral_symptoms() -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(sorted(((s, tuple(d)) for s, d in data["symptoms"].items()), key=lambda item: -len(item[0])))
 
 
+@functools.cache
+def _integral_rule(code: str) -> tuple[str, ...] | None:
+    """The diagnosis prefixes a symptom code is integral to (its longest listed prefix's), or ``None``."""
+    return next((d for prefix, d in integral_symptoms() if code.startswith(prefix)), None)
+
+
 def apply_guidelines(suggestions: list[dict]) -> None:
     """Mark and move down integral symptoms; put full codes before their headers (in place, scores only)."""
     _integral(suggestions)
@@ -41,7 +47,7 @@ def _integral(suggestions: list[dict]) -> None:
     for sug in suggestions:
         if sug["system"] != CM:
             continue
-        rule = next((d for prefix, d in integral_symptoms() if sug["code"].startswith(prefix)), None)
+        rule = _integral_rule(sug["code"])
         if not rule:
             continue
         owners = [d for d in documented if d is not sug and d["code"].startswith(rule) and d["billable"]]

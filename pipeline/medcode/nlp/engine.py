@@ -5,7 +5,8 @@ For each sentence it finds the ICD-10-CM codes whose descriptions the sentence c
 ``medcode_mentions`` group whose hits have source ``engine``), and gives those spans their assertion
 status with the context component's rules. A condition named as a relative's becomes the family-history
 code (Z80-Z84) instead; one named as past becomes the personal-history code (Z85-Z87) besides. The 7th
-character of injury and poisoning codes comes from the note's encounter (:mod:`medcode.coding.encounter`).
+character of injury and poisoning codes comes from the note's encounter (:mod:`medcode.coding.encounter`); an
+adult BMI or weeks-of-gestation code from a stated value (:mod:`medcode.coding.measurements`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from medcode.coding import FAMILY_HISTORY, PERSONAL_HISTORY
 from medcode.coding.encounter import seventh_character
 from medcode.coding.engine import Matcher
 from medcode.coding.index import CodeIndex
+from medcode.coding.measurements import VALUE_CATEGORIES, value_codes
 from medcode.coding.tables import table_codes
 from medcode.coding.terms import ONGOING, load_terms
 from medcode.nlp.context import STATUS_KEY
@@ -232,6 +234,11 @@ class CodingEngine:
         for start, end, code in drugs:
             hits.setdefault((start, end), []).append(CodeHit(code, CM, "engine", 1.0, 0))
             keys.setdefault((start, end), alias_key(["long", "term", "use", code]))
+        for start_char, end_char, code in value_codes(doc.text):
+            span = doc.char_span(start_char, end_char, alignment_mode="expand")
+            if span is not None and len(span):
+                hits.setdefault((span.start, span.end), []).append(CodeHit(code, CM, "engine", 1.0, 0))
+                keys.setdefault((span.start, span.end), alias_key(["value", code]))
         pcs_tokens = {i for (start, end), (_, found) in doc.user_data.get(HITS_KEY, {}).items()
                       if any(h[1] == PCS for h in found) for i in range(start, end)}
         self._tables_and_procedures(sentences, hits, keys, note_words, pcs_tokens)
@@ -252,6 +259,8 @@ class CodingEngine:
             return
         extent = (min(tokens), max(tokens) + 1)
         code = index.codes[match.code]
+        if code.startswith(VALUE_CATEGORIES):
+            return  # coded from the stated value (medcode.coding.measurements), not from words
         options = index.seventh.get(match.code)
         if options:
             code += seventh_character(options, words)
