@@ -70,6 +70,10 @@ CONTRAST_MENTION = "contrastmention"
 OP_WEIGHT = 3.0
 INDEX_OP_WEIGHT = 1.5
 INDEX_BONUS = 1.0
+#: An index entry all of whose words the note has and that gives a whole code ("Circumcision 0VTTXZZ",
+#: "AROM 10907ZC") is the coder's own look-up. With a quarter of INDEX_BONUS such codes scored under
+#: MIN_SCORE and were never proposed (fresh vignettes: 3 of 98 codes); 1.5, 2 and 3 measured the same.
+INDEX_CODE_BONUS = OP_WEIGHT / 2
 SIDE_BONUS = 0.5
 APPROACH_WEIGHT = 1.5
 ALIAS_FACTOR = 0.8        # a key or index name counts a little less than the table's own label
@@ -184,6 +188,7 @@ class _Fired:
     prefixes: dict[str, frozenset[str]] = field(default_factory=dict)
     codes: set[str] = field(default_factory=set)
     ops: dict[str, frozenset[str]] = field(default_factory=dict)
+    targets: set[str] = field(default_factory=set)   # codes and prefixes of 5+ characters the index gives
 
 
 @dataclass
@@ -291,6 +296,9 @@ class PcsComposer:
         self._phrases = _PhraseIndex([(tuple(k.split()), tuple(v.split())) for k, v in words["phrases"].items()])
         self._rules = _RuleIndex(words["rules"])
         self._expanded: dict[str, tuple[str, ...]] = {}
+        # "Dual-Chamber" in one label, "Dual Chamber" in another: the joined word also names the parts.
+        self._hyphenated = {norm_word(a + b): (norm_word(a), norm_word(b)) for label in tables["labels"]
+                            for a, b in re.findall(r"([A-Za-z]{3,})-([A-Za-z]{3,})", label)}
         self._forms = words["combining_forms"]
 
     @classmethod
@@ -339,6 +347,11 @@ class PcsComposer:
             words, _ = _split_side(_norm(re.sub(r"\([^)]*\)", " ", name)))
             if words and len(words) <= 6:
                 aliases[_label_key(_SUFFIX_IN.sub("", title))].add(words)
+                # "Non-tunneled central venous catheter": a note names the usual device without the negative
+                # ("central venous catheter"); the other kind says so ("tunneled").
+                plain = frozenset(w for w in words if not w.startswith("non"))
+                if len(plain) >= 2 and plain != words:
+                    aliases[_label_key(_SUFFIX_IN.sub("", title))].add(plain)
 
         for section in terms["definitions"]["sections"].values():
             for axis in section["axes"].values():
@@ -375,7 +388,7 @@ class PcsComposer:
         dropped, past = _negated(words, lex["negation"])
         tokens: list[tuple[str, int]] = []
         for i, word in enumerate(words):
-            if i in dropped:
+            if i in dropped or _measured(words, i):
                 continue
             if word in self._replace:
                 tokens += [(t, i) for t in self._replace[word]]
@@ -408,7 +421,26 @@ class PcsComposer:
                 parts = _segment(word[: -len(suffix)], self._forms)
                 if parts is not None:
                     return (*meaning.split(), *parts)
-        return ()
+        return self._label_spelling(word)
+
+    def _label_spelling(self, word: str) -> tuple[str, ...]:
+        """The label words a word is also spelled as: the parts of a hyphenated label word the tokenizer
+        joined ("dual-chamber" -> dual chamber, as "Pacemaker, Dual Chamber" writes it), a word no label
+        has split into two that labels have ("toenail" -> toe nail), or the label's adjective of a noun
+        ("axilla" -> axillary, as "Lymphatic, Left Axillary" writes it)."""
+        vocab = self._idf
+        if word in self._hyphenated:
+            return self._hyphenated[word]
+        if len(word) < 6 or not word.isalpha():
+            return ()
+        adjective = tuple(word + end for end in _ADJECTIVE_ENDINGS if word + end in vocab)[:1]
+        if word in vocab or word.endswith(("ed", "ing")):   # "transferred" is not "transfer red"
+            return adjective
+        for cut in range(3, len(word) - 2):
+            head, tail = word[:cut], word[cut:]
+            if head in vocab and tail in vocab:
+                return head, tail
+        return adjective
 
     def _fire(self, query: _Query) -> _Fired:
         """Index entries all of whose words the query has."""
@@ -434,6 +466,8 @@ class PcsComposer:
             fired.tables[target[:3]] = fired.tables.get(target[:3], frozenset()) | words
             if len(target) == 7:
                 fired.codes.add(target)
+            if len(target) >= 5:
+                fired.targets.add(target)
         return fired
 
     # ----------------------------------------------------------------- proposals
@@ -461,7 +495,10 @@ class PcsComposer:
             if op > 0:
                 words, fixed = self._part_words(table)
                 parts = sum(self._idf.get(w, UNKNOWN_WEIGHT) for w in words & call.q.bag) or (INDEX_BONUS if fixed else 0)
-                ops.append((op + parts, i, table))
+                # An operation only the index points to ("bone graft": Replacement or Supplement) names its
+                # tables' body parts at its own strength: at full weight, the many body parts of such tables
+                # crowded out the table the words name ("spinal fusion ... bone graft" lost 0SG).
+                ops.append((op + parts * min(1.0, op / OP_WEIGHT), i, table))
         best = max((score for score, _, _ in ops), default=0.0)
         top = {t.prefix for score, _, t in sorted(ops, key=lambda o: (-o[0], o[1]))[:MAX_TABLES]
                if score >= TABLE_SHARE * best}
@@ -778,6 +815,10 @@ class _Call:
     def fallback(self, table: _Table, part: str, axis, prefix: str, pos: int, ambiguous=False) -> list[_Choice]:
         """No word names a value: the only one, the "No ..." one, a coding convention, or an open axis."""
         labels = self.c._labels
+        indexed = {t[pos - 1] for t in self.fired.targets if len(t) >= pos and t.startswith(prefix)}
+        if len(indexed) == 1 and indexed <= {code for code, _ in axis}:
+            # The index entry the note fires spells this axis ("Cardioversion 5A2204Z"): no convention needed.
+            return [_Choice(indexed.pop(), 0.0, how="fixed")]
         nothing = [code for code, index in axis if labels[index].none]
         if ambiguous and nothing:
             others = [code for code, _ in axis if code != nothing[0]]
@@ -847,7 +888,7 @@ class _Call:
         hint = self.fired.prefixes.get(code[:4]) or self.fired.tables.get(code[:3])
         if hint is not None:
             score += INDEX_BONUS if code[:4] in self.fired.prefixes else INDEX_BONUS / 2
-            score += INDEX_BONUS / 4 if code in self.fired.codes else 0.0
+            score += INDEX_CODE_BONUS if code in self.fired.codes else 0.0
             tokens |= hint
         evidence = self.q.sources(tokens)
         title = self.c._titles[code]
@@ -1086,9 +1127,28 @@ _UNITS = {"hour": ("hour", 1.0), "hr": ("hour", 1.0), "hrs": ("hour", 1.0), "h":
           "day": ("hour", 24.0), "days": ("hour", 24.0), "minute": ("hour", 1 / 60), "min": ("hour", 1 / 60),
           "mins": ("hour", 1 / 60), "week": ("hour", 168.0), "mv": ("mev", 1.0), "mev": ("mev", 1.0)}
 _RANGE_WORDS = frozenset("less than greater hour per day consecutive mev".split())
+#: Endings that make a label's adjective from a note's noun ("axilla" -> "Axillary").
+_ADJECTIVE_ENDINGS = ("ry", "r", "l", "ic", "al")
+_QUANTITY_FILLERS = frozenset({"consecutive", "continuous", "total", "full"})
 _QUANTITY_RE = re.compile(r"^(\d+)([a-z]*)$")
 _RANGE_RE = re.compile(r"(less than|greater than|<|>)?\s*(\d+)(?:\s*-\s*(\d+))?\s*(?:consecutive\s+)?(hour|mev)",
                        re.IGNORECASE)
+
+
+#: Units of a measured amount: the number before one is an amount ("1.2 liters"), never a label's number
+#: ("1 to 2 Ribs" took a thoracentesis's "1.2 liters" for the first two ribs).
+_MEASURE_UNITS = frozenset({"liter", "l", "ml", "cc", "cm", "mm", "mg", "g", "kg", "unit", "french", "fr",
+                            "gauge", "percent"}) | frozenset(_UNITS)
+
+
+def _measured(words: list[str], i: int) -> bool:
+    """Whether ``words[i]`` is a number (or a run of digits, "1.2") that an amount's unit follows."""
+    if not words[i].isdigit():
+        return False
+    j = i + 1
+    while j < len(words) and words[j].isdigit():
+        j += 1
+    return j < len(words) and words[j] in _MEASURE_UNITS
 
 
 def _quantities(query: _Query) -> dict[str, tuple[float, frozenset[str]]]:
@@ -1100,8 +1160,11 @@ def _quantities(query: _Query) -> dict[str, tuple[float, frozenset[str]]]:
         if not m:
             continue
         unit, used = m.group(2), {word}
-        if not unit and i + 1 < len(words):
-            unit, used = words[i + 1], {word, words[i + 1]}
+        if not unit:
+            # "6 days", and "120 consecutive hours": the unit may follow a filler word.
+            at = i + 1 + (i + 1 < len(words) and words[i + 1] in _QUANTITY_FILLERS)
+            if at < len(words):
+                unit, used = words[at], {word, *words[i + 1:at + 1]}
         if unit in _UNITS:
             dimension, factor = _UNITS[unit]
             out.setdefault(dimension, (float(m.group(1)) * factor, frozenset(used)))
