@@ -23,14 +23,3 @@ def test_a_full_code_goes_before_its_header_only_when_the_note_supports_it_about
     header, weak = sug("0DT6", 0.6, PCS, billable=False), sug("0DT60ZZ", 0.1, PCS)
     apply_guidelines([header, weak])
     assert header["score"] > weak["score"]  # the header keeps its question for the missing axis
-
-
-def test_a_stated_value_sets_aside_the_categorys_other_codes():
-    stated, learned = sug("Z3A.33", 0.7, evidence=["33 weeks"]), sug("Z3A.39", 0.3, evidence=["liveborn"])
-    other = sug("O60.14X0", 0.5, evidence=["preterm labor"])
-    apply_guidelines([stated, learned, other])
-    assert "Z3A.33" in learned["demoted"] and "demoted" not in stated and "demoted" not in other
-    # No value stated: the category's codes are left to the ranker.
-    a, b = sug("Z3A.39", 0.3, evidence=["term"]), sug("Z3A.40", 0.2)
-    apply_guidelines([a, b])
-    assert "demoted" not in a and "demoted" not in b

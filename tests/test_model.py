@@ -193,3 +193,17 @@ def test_scores_do_not_depend_on_the_batch_or_the_thread_count():
     for system in ridge_all:
         assert np.array_equal(ridge_all[system][5:12], ridge_part[system])
         assert knn_all[system][5:12] == knn_part[system]
+
+
+def test_the_code_table_holds_every_code_of_the_release(kb):
+    # The engine proposes codes the corpus never used (a composed PCS code): at inference they must read as
+    # the release's codes (title, billable), as the ranker saw them in training, not as unknown codes.
+    from types import SimpleNamespace
+
+    from medcode.training import _code_table
+
+    model = SimpleNamespace(labels={CM: ["J18.9", "Z99.99"], PCS: []})  # Z99.99: a corpus code not in the release
+    table = _code_table(model, {}, kb)
+    for entry in kb.entries():
+        assert table[(entry.system, entry.code)] == (entry.billable, entry.title)
+    assert table[(CM, "Z99.99")] == (False, "")

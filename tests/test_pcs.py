@@ -226,3 +226,56 @@ def test_a_measured_amount_names_no_numbered_body_part(composer):
     """"1.2 liters" is not the first two ribs (0P91, 1 to 2 Ribs)."""
     codes = [p.code for p in propose(composer, "Thoracentesis of right pleural effusion; 1.2 liters removed.")]
     assert not [c for c in codes if c.startswith(("0P91", "0P92"))]
+
+
+# Reviewer findings (each note missed its code, or gave one, before the fix).
+@pytest.mark.parametrize(("text", "code"), [
+    # A comparator before a quantity makes it a bound: "more than 96" is above the 24-96 range.
+    ("Mechanical ventilation for more than 96 consecutive hours.", "5A1955Z"),
+    ("Mechanical ventilation in excess of 96 consecutive hours.", "5A1955Z"),
+    ("Mechanical ventilation longer than 96 hours.", "5A1955Z"),
+    ("Mechanical ventilation for less than 24 consecutive hours.", "5A1935Z"),
+    # A tube, drain or catheter left in a Drainage is a Drainage Device; a chest tube is percutaneous.
+    ("Chest tube placed in the right pleural space.", "0W9930Z"),
+    ("Right chest tube placed for pneumothorax.", "0W9930Z"),
+    ("Percutaneous nephrostomy tube placement, right kidney.", "0T9030Z"),
+    ("Nasogastric tube placed for decompression.", "0D9670Z"),
+    # "via <vessel>" is the way in, not the body part the device ends in.
+    ("IVC filter placed via right femoral vein.", "06H03DZ"),
+    ("Central venous catheter placed via the right internal jugular vein.", "02HV33Z"),
+    # An adverb counts as its adjective; a luminal stent with no approach word goes in endoscopically.
+    ("Left ureteral stent placed cystoscopically.", "0T778DZ"),
+    ("Esophageal stent placed endoscopically.", "0D758DZ"),
+    ("Esophageal stent placement for malignant stricture.", "0D758DZ"),
+    ("TLIF L4-L5.", "0SG00AJ"),
+    ("Bone marrow biopsy.", "07DT3ZX"),
+    ("Thoracentesis, left.", "0W9B3ZZ"),
+    ("Cefazolin 2 g IV given before incision.", "3E03329"),
+    # Planned and then performed is this encounter's.
+    ("The planned procedure, laparoscopic cholecystectomy, was performed.", "0FT44ZZ"),
+    # A body part with no Bilateral value is coded on each side; myringotomy is a Drainage; an infusion with
+    # no site is into a peripheral vein.
+    ("Bilateral myringotomy with insertion of tubes.", "099770Z"),
+    ("Oxytocin infusion for induction of labor.", "3E033VJ"),
+])
+def test_reviewer_notes_get_the_coders_code_first(composer, text, code):
+    assert top(composer, text).code == code
+
+
+@pytest.mark.parametrize("text", [
+    "Plan: laparoscopic cholecystectomy next week.",
+    "Status post cesarean section in 2019.",
+    "Cardiac catheterization was discussed with the patient, who declined.",
+    "Chest tube placement was deferred.",
+    "Orotracheal intubation was not required.",
+    # A finding the index also lists as an operation ("Enlargement see Dilation") names no procedure.
+    "Lymph node enlargement in the axilla.",
+])
+def test_a_procedure_not_done_planned_or_past_or_a_finding_gives_no_code(composer, text):
+    assert propose(composer, text) == []
+
+
+def test_a_stent_placed_before_and_removed_now_is_a_removal(composer):
+    """"Previously" marks the placement as past; the removal is this encounter's."""
+    proposal = top(composer, "Previously placed left ureteral stent was removed cystoscopically.")
+    assert proposal.code == "0TP98DZ"

@@ -53,9 +53,15 @@ def _child_load_and_predict(model_dir: str, corpus: str, split: str) -> dict:
     model = Medcoder.load(model_dir)
     load_seconds = time.perf_counter() - start
     notes, _ = load_notes(corpus, split)
+    # The code-set tables and the PCS composer load on first use: the first note pays for them.
+    start = time.perf_counter()
+    model.predict(notes[:1])
+    first_note_seconds = time.perf_counter() - start
     model.predict(notes)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"load_seconds": round(load_seconds, 2), "peak_memory_mb": round(peak_mb, 1)}
+    return {"load_seconds": round(load_seconds, 2), "first_note_seconds": round(first_note_seconds, 2),
+            "load_and_first_note_seconds": round(load_seconds + first_note_seconds, 2),
+            "peak_memory_mb": round(peak_mb, 1)}
 
 
 def _child_predict(model_dir: str, input_path: str, output: str, workers: int, engine: str, max_chars: int) -> dict:

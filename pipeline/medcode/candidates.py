@@ -22,6 +22,7 @@ import numpy as np
 from medcode.about import CM, FAMILY, NEGATED
 from medcode.codesets.kb import ancestors, category
 from medcode.coding import FAMILY_HISTORY
+from medcode.coding.measurements import VALUE_CATEGORIES
 from medcode.mentions import Mention
 from medcode.nlp.matcher import CodeHit
 from medcode.notemodel import NoteModel
@@ -72,6 +73,8 @@ class CandidatePool:
         knn_votes: ``{code: (vote, max similarity)}`` of the neighbours.
         category_affirmed: categories some affirmed mention names.
         category_demoting: ``{category: statuses}`` of its negated / family mentions.
+        stated_values: ``{category: codes}`` the engine read from a value the note states of the patient
+            (BMI, weeks of gestation, burn extent; :mod:`medcode.coding.measurements`).
     """
 
     system: str
@@ -84,6 +87,19 @@ class CandidatePool:
     knn_votes: dict[str, tuple[float, float]]
     category_affirmed: set[str] = field(default_factory=set)
     category_demoting: dict[str, set[str]] = field(default_factory=dict)
+    stated_values: dict[str, set[str]] = field(default_factory=dict)
+
+    def contradicted(self, code: str) -> str | None:
+        """Why a code is set aside because the note states another value of its category, or ``None``.
+
+        A note that states the gestation ("at 33 weeks") has its Z3A code from the value; the category's
+        other codes, which learned words or similar notes bring ("liveborn" -> Z3A.39), contradict it: a
+        pregnancy has one gestational age, a patient one BMI.
+        """
+        stated = self.stated_values.get(code[:3]) if self.system == CM else None
+        if not stated or code in stated:
+            return None
+        return f"the note states the value: {', '.join(sorted(stated))}"
 
 
 def _gather_links(system: str, mentions: list[Mention], index: dict[str, int]) -> tuple:
@@ -93,6 +109,7 @@ def _gather_links(system: str, mentions: list[Mention], index: dict[str, int]) -
     # Per category: was it mentioned as the patient's, and was it mentioned only negated / for a relative?
     affirmed: set[str] = set()
     set_aside: dict[str, set[str]] = defaultdict(set)
+    stated: dict[str, set[str]] = defaultdict(set)
     for m in mentions:
         if m.system != system:
             continue
@@ -102,11 +119,15 @@ def _gather_links(system: str, mentions: list[Mention], index: dict[str, int]) -
                 cat = category(hit.code, system)
                 if not (m.status - _expected(hit.code, system)):
                     affirmed.add(cat)
+                    # The engine codes these categories from a stated value only (their word matches are
+                    # dropped), so an affirmed engine hit of one is the patient's value.
+                    if hit.source == "engine" and system == CM and hit.code.startswith(VALUE_CATEGORIES):
+                        stated[hit.code[:3]].add(hit.code)
                 set_aside[cat] |= demoting(hit.code, system, m.status)
             for parent in ancestors(hit.code, system):
                 if parent in index:
                     child_links[parent] += 1
-    return links, child_links, affirmed, set_aside
+    return links, child_links, affirmed, set_aside, stated
 
 
 def propose(system: str, ridge_row: np.ndarray, knn_votes: dict[str, tuple[float, float]],
@@ -127,7 +148,7 @@ def propose(system: str, ridge_row: np.ndarray, knn_votes: dict[str, tuple[float
     order = np.argsort(-ridge_row, kind="stable")
     rank_of = np.empty(len(order), dtype=np.int64)
     rank_of[order] = np.arange(len(order))
-    links, child_links, affirmed, set_aside = _gather_links(system, mentions, index)
+    links, child_links, affirmed, set_aside, stated = _gather_links(system, mentions, index)
 
     codes = [labels[j] for j in order[:n_ridge].tolist()]
     codes = list(dict.fromkeys(codes + list(knn_votes) + list(links) + list(child_links)))
@@ -144,4 +165,4 @@ def propose(system: str, ridge_row: np.ndarray, knn_votes: dict[str, tuple[float
         codes = sorted(codes, key=strength, reverse=True)[:max_candidates]
     top_ridge = max(float(ridge_row[order[0]]), 1e-6) if len(order) else 1.0
     return CandidatePool(system, codes, links, child_links, ridge, ridge_rank, top_ridge, knn_votes,
-                         affirmed, set_aside)
+                         affirmed, set_aside, dict(stated))

@@ -1,7 +1,8 @@
 """From ranked candidates to what a coder sees: evidence, demotion, queries, conflicts, output records.
 
 * :func:`describe` gives each candidate its evidence (the words that name the code), its source, and
-  the reason it is set aside when the note names the condition only as negated or a relative's.
+  the reason it is set aside when the note names the condition only as negated or a relative's, or
+  states a value its code contradicts.
 * :class:`Suggester` runs the learned stages on processed notes (candidates, features, ranker) and
   writes the output records of ``medcode predict``.
 """
@@ -56,7 +57,7 @@ def describe(pool: CandidatePool) -> list[Candidate]:
                 "neighbours" if pool.knn_votes.get(code, (0.0, 0.0))[0] > pool.ridge[code] else "classifier")
             # A code the note-level signals propose for a condition the note names only as denied or
             # a relative's ("mother had breast cancer" -> C50.91) is as wrong as the linked code.
-            demoted = None
+            demoted = pool.contradicted(code)
             if pool.category_demoting.get(cat) and cat not in pool.category_affirmed:
                 kinds = " or ".join(sorted(k.lower() for k in pool.category_demoting[cat]))
                 demoted = f"the note mentions this condition only as {kinds}"
@@ -72,7 +73,7 @@ def describe(pool: CandidatePool) -> list[Candidate]:
                 if shown.get(id(m), (0, m))[0] < rank:
                     shown[id(m)] = (rank, m)
         evidence = [m for _, m in sorted(shown.values(), key=lambda rm: (-rm[0], rm[1].start))]
-        demoted = None
+        demoted = pool.contradicted(code)
         if all(demoting(code, pool.system, link.mention.status) for link in links):
             kinds = sorted({k.lower() for link in links for k in demoting(code, pool.system, link.mention.status)})
             demoted = f"every mention in the note is {' or '.join(kinds)}"

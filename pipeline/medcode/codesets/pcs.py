@@ -84,6 +84,9 @@ SINGLE_PENALTY = 0.5      # a row's only value, unnamed, where other rows of the
 MISSING_PENALTY = 0.6
 GUESS_PENALTY = 1.2
 RANGE_WEIGHT = 2.0        # a stated quantity ("for 6 days") inside a label's range ("Greater than 96 Hours")
+#: A body part named mostly by the words of an access route ("via right femoral vein"): 0.3 lets the part the
+#: device ends in lead ("IVC filter via right femoral vein": 06HM3DZ led 06H03DZ before); tune and fresh unchanged.
+ROUTE_FACTOR = 0.3
 PAST_FACTOR = 0.2         # an operation the note places before this encounter ("after ...")
 MIN_SCORE = 3.0           # below this a proposal is noise (a stray word in a diagnosis sentence)
 TOP_VALUES = 2            # values kept per axis and row before combining
@@ -163,6 +166,8 @@ class _Query:
     words: list[str]
     tokens: list[tuple[str, int]]
     past: frozenset[int] = frozenset()   # positions of words about an earlier procedure
+    quantities: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)   # see _quantities
+    route: frozenset[int] = frozenset()  # positions of words naming the way in ("via right femoral vein")
     bag: frozenset[str] = frozenset()
     origin: dict[str, set[int]] = field(default_factory=dict)
 
@@ -300,6 +305,9 @@ class PcsComposer:
         self._hyphenated = {norm_word(a + b): (norm_word(a), norm_word(b)) for label in tables["labels"]
                             for a, b in re.findall(r"([A-Za-z]{3,})-([A-Za-z]{3,})", label)}
         self._forms = words["combining_forms"]
+        self._triggers = _compile_triggers(words["negation"])
+        self._affirm = frozenset(words["negation"].get("affirm", ()))
+        self._comparators = {tuple(k.split()): v for k, v in words.get("comparators", {}).items()}
 
     @classmethod
     @functools.cache
@@ -367,6 +375,7 @@ class PcsComposer:
     def _build_hints(self, index: list) -> list[tuple[frozenset[str], str, str]]:
         """Index entries as ``(words, target, kind)``: the words name a code prefix or a root operation."""
         op_names = {self._labels[t.op].text.lower() for t in self._tables}
+        findings = frozenset(self._lex.get("findings", ()))
         hints = []
         for path, kind, text, code in index:
             # Entries under a root operation ("Resection > Appendix") restate the tables, which are scored
@@ -375,6 +384,10 @@ class PcsComposer:
                 continue
             op = text.split(",")[0].strip().lower()
             if len(code) < 3 and op not in op_names:
+                continue
+            if len(code) < 3 and not findings.isdisjoint(_norm_cached(path[0])):
+                # "Enlargement see Dilation": alone, a finding ("lymph node enlargement in the axilla" was a
+                # Repair of the axillary lymphatic) is no procedure.
                 continue
             target, kind = (code, "prefix") if len(code) >= 3 else (op, "op")
             hints += [(words, target, kind) for words in _variants(path)]
@@ -385,7 +398,7 @@ class PcsComposer:
     def _query(self, words: list[str]) -> _Query:
         """Expand the words with medcode's PCS word knowledge, dropping negated and past ones."""
         lex = self._lex
-        dropped, past = _negated(words, lex["negation"])
+        dropped, past = _negated(words, self._triggers, self._affirm)
         tokens: list[tuple[str, int]] = []
         for i, word in enumerate(words):
             if i in dropped or _measured(words, i):
@@ -399,7 +412,9 @@ class PcsComposer:
         tokens = self._rules.apply(tokens)
         tokens = _count_vessels(tokens, lex["vessels"])
         tokens = _count_devices([w for i, w in enumerate(words) if i not in dropped], tokens, lex["device_nouns"])
-        return _Query(words, tokens, past=frozenset(past))
+        route = {j for i, word in enumerate(words) for j in range(i + 1, i + 1 + lex["route"].get(word, 0))}
+        return _Query(words, tokens, past=frozenset(past), quantities=_quantities(words, self._comparators),
+                      route=frozenset(route))
 
     def _expand(self, word: str) -> tuple[str, ...]:
         """A word's extra tokens: listed, else decomposed by suffix and combining forms ("-ectomy").
@@ -416,12 +431,32 @@ class PcsComposer:
     def _decompose(self, word: str) -> tuple[str, ...]:
         if word in self._expansions:
             return self._expansions[word]
+        adjective = self._adjective_of(word)
+        if adjective:
+            return tuple(t for a in adjective for t in (a, *self._expand(a)) if t != word)
         for suffix, meaning in self._lex["suffixes"].items():
             if word.endswith(suffix) and len(word) > len(suffix) + 2:
                 parts = _segment(word[: -len(suffix)], self._forms)
                 if parts is not None:
                     return (*meaning.split(), *parts)
         return self._label_spelling(word)
+
+    def _adjective_of(self, word: str) -> tuple[str, ...]:
+        """The canonical words of the adjective an adverb is made from ("cystoscopically" -> cystoscopic,
+        "laparoscopically" -> percutaneous endoscopic, "percutaneously" -> percutaneous), or ``()``.
+
+        content_words keeps adverbs as they are, so "stent placed cystoscopically" stated no approach.
+        The adjective counts only when medcode knows it (a label word, a listed word, a textnorm synonym).
+        """
+        if len(word) < 8 or not word.endswith("ly"):
+            return ()
+        stems = (word[:-4], word[:-2]) if word.endswith("ically") else (word[:-2],)
+        for stem in stems:
+            canonical = _norm_cached(stem)
+            known = stem in self._idf or stem in self._expansions or stem in SIDES
+            if canonical and (canonical != (stem,) or known):
+                return canonical
+        return ()
 
     def _label_spelling(self, word: str) -> tuple[str, ...]:
         """The label words a word is also spelled as: the parts of a hyphenated label word the tokenizer
@@ -737,13 +772,16 @@ class _Call:
             score, hit = self.label(index, near, used, decay)
             if score <= 0:
                 continue
+            if self.q.route and self.by_route(hit):
+                score *= ROUTE_FACTOR
             if label.side is None:
                 choices.append(_Choice(code, score, hit))
                 continue
             stated = _side_of(hit, self.q)
             if stated is None:
                 choices.append(_Choice(code, score, hit, "side-missing"))
-            elif stated == label.side:
+            elif stated == label.side or (stated == "bilateral" and not self.has_bilateral(axis, label)):
+                # "Bilateral myringotomy": a body part with no Bilateral value is coded on each side.
                 choices.append(_Choice(code, score + SIDE_BONUS, hit | {stated}))
         if not choices:
             # The index names the body part ("EGD": Upper Intestinal Tract) where the words do not.
@@ -758,6 +796,19 @@ class _Call:
             if len(axis) == 1 and self.c._by_prefix[self.prefix].single_part or nothing:
                 choices.append(_Choice((nothing or [axis[0][0]])[0], 0.0, how="fixed"))
         return _top(choices)
+
+    def has_bilateral(self, axis, label: _Label) -> bool:
+        """Whether the axis has a Bilateral value of the body part ``label`` names one side of."""
+        labels = self.c._labels
+        return any(labels[i].side == "bilateral" and labels[i].words == label.words for _, i in axis)
+
+    def by_route(self, hit: frozenset[str]) -> bool:
+        """Whether a body part is named mostly by the words of the access route ("via right femoral vein"):
+        the vessel a catheter goes in by, not the body part the filter or catheter ends in. The part still
+        leads when nothing else is named, at a lower score."""
+        idf = self.c._idf
+        route = sum(idf.get(t, UNKNOWN_WEIGHT) for t in hit if self.q.origin.get(t, set()) <= self.q.route)
+        return route >= 0.5 * sum(idf.get(t, UNKNOWN_WEIGHT) for t in hit)
 
     def approach(self, table: _Table, part: str, axis, prefix: str) -> list[_Choice]:
         """Character 5: the approach words a note states (or, outside surgery, its own labels)."""
@@ -777,8 +828,9 @@ class _Call:
     def cued(self, choices: list[_Choice], axis, prefix: str, pos: int) -> list[_Choice]:
         """Add the weight of the cues that fire for this axis ("colostomy": the bypass ends at the skin)."""
         bonus = {}
+        operation = self.c._labels[self.c._by_prefix[prefix[:3]].op].text
         for cue in self.cues:
-            if cue["pos"] == pos and prefix.startswith(cue["prefix"]):
+            if cue["pos"] == pos and prefix.startswith(cue["prefix"]) and cue.get("op", operation) == operation:
                 bonus[cue["code"]] = (cue["weight"], cue["words"])
         if not bonus:
             return choices
@@ -788,7 +840,8 @@ class _Call:
                 weight, words = bonus[code]
                 old = out.get(code, _Choice(code, 0.0))
                 out[code] = _Choice(code, old.score + weight, old.tokens | words)
-        return list(out.values())
+        # A negative cue takes back what a word gave ("before incision" is no open approach to a vein).
+        return [c for c in out.values() if c.score > 0]
 
     def values(self, table: _Table, part: str, axis, prefix: str, pos: int, used) -> list[_Choice]:
         """Device, qualifier and the non-surgical axes: labels, keys, ranges, else the fallback."""
@@ -986,19 +1039,41 @@ def _segment(stem: str, forms: dict[str, str]) -> list[str] | None:
     return None
 
 
-def _negated(words: list[str], rules: dict) -> tuple[set[int], set[int]]:
+#: Kinds of negation trigger: whether each drops words (else marks them past) and which way it reaches.
+_TRIGGER_KINDS = {"forward": (True, 1), "past": (False, 1), "backward": (True, -1),
+                  "intent": (True, 1), "intent_backward": (True, -1)}
+
+
+def _compile_triggers(rules: dict) -> dict[str, list[tuple[tuple[str, ...], str, int]]]:
+    """Negation triggers by their first word: ``(words, kind, reach)``, so a passage reads only its own."""
+    out: dict[str, list[tuple[tuple[str, ...], str, int]]] = defaultdict(list)
+    for kind in _TRIGGER_KINDS:
+        for trigger, reach in rules.get(kind, {}).items():
+            parts = tuple(trigger.split())
+            out[parts[0]].append((parts, kind, reach))
+    return dict(out)
+
+
+def _negated(words: list[str], triggers: dict, affirm: frozenset[str]) -> tuple[set[int], set[int]]:
     """Positions of words a note says did not happen ("no reduction performed", "the left lobe was left
-    in place"), and of words it says happened before ("after total hip arthroplasty")."""
+    in place", "chest tube placement was deferred", "plan: laparoscopic cholecystectomy"), and of words it
+    says happened before ("after total hip arthroplasty").
+
+    An intent trigger ("planned", "scheduled", "discussed") is void when a word saying the procedure was done
+    ("performed", "underwent") is near: "the planned procedure was performed" is this encounter's.
+    """
     gone, past = set(), set()
+    n = len(words)
     for i, word in enumerate(words):
-        for kind, out in (("forward", gone), ("past", past)):
-            ahead = rules[kind].get(word)
-            if ahead:
-                out.update(range(i, min(len(words), i + ahead + 1)))
-        for trigger, back in rules["backward"].items():
-            parts = trigger.split()
-            if words[i:i + len(parts)] == parts:
-                gone.update(range(max(0, i - back), i + len(parts)))
+        for parts, kind, reach in triggers.get(word, ()):
+            end = i + len(parts)
+            if tuple(words[i:end]) != parts:
+                continue
+            if kind.startswith("intent") and not affirm.isdisjoint(words[max(0, i - reach):end + 2 * reach]):
+                continue
+            drops, direction = _TRIGGER_KINDS[kind]
+            span = range(i, min(n, end + reach)) if direction > 0 else range(max(0, i - reach), end)
+            (gone if drops else past).update(span)
     return gone, past
 
 
@@ -1151,10 +1226,18 @@ def _measured(words: list[str], i: int) -> bool:
     return j < len(words) and words[j] in _MEASURE_UNITS
 
 
-def _quantities(query: _Query) -> dict[str, tuple[float, frozenset[str]]]:
-    """Quantities the words state ("6 day", "72 hour", "4hour", "6 mv"), by dimension, with their words."""
+#: How far past its number a bound ("more than 96 hours") puts the quantity: "more than 96" is not 96.
+_BOUND_STEP = 1e-6
+
+
+def _quantities(words: list[str], comparators: dict[tuple[str, ...], str]) -> dict[str, tuple[float, frozenset[str]]]:
+    """Quantities the words state ("6 day", "72 hour", "4hour", "6 mv"), by dimension, with their words.
+
+    A comparator just before the number ("more than 96 hours", "at least 97", "less than 24") makes it a
+    bound: a quantity above (below) the number, so "more than 96 consecutive hours" is in "Greater than 96
+    Consecutive Hours", not in "24-96 Consecutive Hours" as the bare 96 is.
+    """
     out: dict[str, tuple[float, frozenset[str]]] = {}
-    words = query.words
     for i, word in enumerate(words):
         m = _QUANTITY_RE.match(word)
         if not m:
@@ -1167,7 +1250,14 @@ def _quantities(query: _Query) -> dict[str, tuple[float, frozenset[str]]]:
                 unit, used = words[at], {word, *words[i + 1:at + 1]}
         if unit in _UNITS:
             dimension, factor = _UNITS[unit]
-            out.setdefault(dimension, (float(m.group(1)) * factor, frozenset(used)))
+            value = float(m.group(1))
+            for size in (2, 1):
+                bound = comparators.get(tuple(words[max(0, i - size):i])) if i >= size else None
+                if bound:
+                    value += _BOUND_STEP * ((bound == ">") - (bound == "<"))
+                    used |= set(words[i - size:i])
+                    break
+            out.setdefault(dimension, (value * factor, frozenset(used)))
     return out
 
 
@@ -1181,7 +1271,7 @@ def _range_match(label: str, query: _Query) -> frozenset[str] | bool | None:
     m = _RANGE_RE.search(label)
     if not m:
         return None
-    found = _quantities(query).get(m.group(4).lower())
+    found = query.quantities.get(m.group(4).lower())
     if found is None:
         return None
     value, used = found

@@ -3,6 +3,7 @@
 * :mod:`medcode.coding.index`: every reportable ICD-10-CM code as bags of words (title, inclusion terms);
 * :mod:`medcode.coding.engine`: scoring a sentence's words against them;
 * :mod:`medcode.coding.encounter`: the 7th character from the encounter;
+* :mod:`medcode.coding.rules`: combination codes the guidelines presume and history codes, from the note's codes;
 * the spaCy component that runs it is :mod:`medcode.nlp.engine`.
 """
 

@@ -63,6 +63,7 @@ class Matcher:
         # Rows' required weights restricted to anchor words: the first pass reads only these.
         anchor_diag = sp.diags(self.anchor.astype(np.float32))
         self.anchor_required = (anchor_diag @ index.required).tocsr()
+        self.anchor_total = np.asarray(self.anchor_required.sum(axis=0)).ravel()
         self.required_csc = index.required.tocsc()
         self.optional_csc = index.optional.tocsc()
         self.forbidden_csc = index.forbidden.tocsc()
@@ -87,6 +88,10 @@ class Matcher:
             return []
         q = self.query(sentences)
         first = (q @ self.anchor_required).tocsr()
+        # A row pays, already in this pass, for the anchor words it lacks: "laceration of the scalp" has a
+        # few hundred rows sharing "scalp" at one weight, and without the cost which forty survive is
+        # arbitrary ("Contusion of scalp" and "Laceration without foreign body of scalp" tie).
+        first.data = first.data - MISSING_COST * (self.anchor_total[first.indices] - first.data)
         chosen: list[np.ndarray] = []
         for i in range(len(sentences)):
             start, end = first.indptr[i], first.indptr[i + 1]
@@ -119,13 +124,23 @@ class Matcher:
         # Best row per code, best codes first (ties by code, so the order is the same on every run).
         order = np.lexsort((codes, -row_score))
         _, first = np.unique(codes[order], return_index=True)
-        chosen = order[np.sort(first)][:per_sentence]
-        chosen = chosen[np.lexsort((codes[chosen], -row_score[chosen]))]
+        ranked = order[np.sort(first)]
+        ranked = ranked[np.lexsort((codes[ranked], -row_score[ranked]))]
         words = set(q.indices[q.indptr[i]:q.indptr[i + 1]].tolist())
         col = self.required_csc
-        out = []
-        for j in chosen.tolist():
+        # Each condition of the sentence first, then the runners-up: a code that names a word no better code
+        # named ("hypertension" after eight "type 2 diabetes with ..." codes) goes before codes that only
+        # repeat words already coded. A coder codes every condition once before weighing alternatives.
+        novel, repeats, covered = [], [], set()
+        for j in ranked.tolist():
             row = int(rows[j])
             columns = tuple(int(c) for c in col.indices[col.indptr[row]:col.indptr[row + 1]] if int(c) in words)
-            out.append(Match(int(codes[j]), row, float(row_score[j]), float(row_coverage[j]), columns))
-        return out
+            match = Match(int(codes[j]), row, float(row_score[j]), float(row_coverage[j]), columns)
+            if covered.issuperset(columns):
+                repeats.append(match)
+            else:
+                novel.append(match)
+                covered.update(columns)
+            if len(novel) >= per_sentence:
+                break
+        return (novel + repeats)[:per_sentence]

@@ -15,7 +15,6 @@ import json
 from importlib import resources
 
 from medcode.about import CM
-from medcode.coding.measurements import VALUE_CATEGORIES
 
 SYMPTOMS_FILE = "integral_symptoms.json"
 #: A symptom integral to a diagnosis is scored at most this share of the diagnosis's score.
@@ -38,26 +37,13 @@ def _integral_rule(code: str) -> tuple[str, ...] | None:
 
 
 def apply_guidelines(suggestions: list[dict]) -> None:
-    """Mark and move down integral symptoms; put full codes before their headers; set aside the codes a
-    stated value contradicts (in place: scores, and ``demoted`` for a code to set aside)."""
-    _stated_values(suggestions)
+    """Mark and move down integral symptoms; put full codes before their headers (in place, scores only).
+
+    (Codes a stated value contradicts are set aside earlier, with the candidates: see
+    :meth:`medcode.candidates.CandidatePool.contradicted`.)
+    """
     _integral(suggestions)
     _full_codes_first(suggestions)
-
-
-def _stated_values(suggestions: list[dict]) -> None:
-    # A note that states the gestation ("at 33 weeks") or the BMI has its code read from the value
-    # (medcode.coding.measurements); the category's other codes, brought by learned words or similar notes
-    # ("liveborn" -> Z3A.39), contradict it: a pregnancy has one gestational age, a patient one BMI.
-    for category in VALUE_CATEGORIES:
-        codes = [s for s in suggestions if s["system"] == CM and s["code"].startswith(category)]
-        stated = [s for s in codes if any(ch.isdigit() for e in s["evidence"] for ch in e["text"])]
-        if not stated:
-            continue
-        values = ", ".join(sorted({s["code"] for s in stated}))
-        for sug in codes:
-            if sug not in stated:
-                sug["demoted"] = f"the note states the value: {values}"
 
 
 def _integral(suggestions: list[dict]) -> None:

@@ -35,10 +35,25 @@ GENERIC_WORDS = frozenset({"unspecified", "nos", "nec", "part", "site", "organis
                            "encounter", "initial", "subsequent", "sequela"})
 #: Words that say a code is a catch-all: required (so weighed), but at a fraction of their IDF, so that
 #: "Other specified ..." codes lose to the unspecified code when the note names no other detail.
-WEAK_WORDS = {"other": 0.3, "unspecified": 0.0}
+#: "female" costs nothing when missing: where a title pair differs only by sex (C50.41- female / C50.42- male
+#: breast, D05, Z85.4-), a note that names no sex is coded female, as coders code breast cancer; a note that
+#: says "male" still pays the female code nothing and gains the male code its word.
+WEAK_WORDS = {"other": 0.3, "unspecified": 0.0, "female": 0.0}
 #: "without X" up to the next "with", comma or semicolon: "without cholecystitis with obstruction".
 _WITHOUT_RE = re.compile(r"\bwithout\b(.*?)(?=\bwith\b|[,;]|$)", re.IGNORECASE)
 _PAREN_RE = re.compile(r"\(([^)]*)\)")
+#: "not specified as recurrent", "not intractable", "not having achieved remission": the code is for a note that
+#: does not say it, so the word is forbidden, like a without-clause's (the words were required before, so
+#: K40.90 "..., not specified as recurrent" needed "recurrent" as much as K40.91 "..., recurrent" did).
+_NOT_RE = re.compile(r"\bnot (?:specified as |having achieved )?(intractable|recurrent|traumatic|remission|"
+                     r"acute or chronic|primary or secondary|Sj\S+)", re.IGNORECASE)
+#: "without X of <site>" where "of <site>" names the code's site, not what it is without: "Laceration without
+#: foreign body of scalp" must require "scalp" (else every "laceration of the scalp" note paid for its own site,
+#: and the 732 laceration/puncture titles of this form lost to their "with foreign body" siblings). A comma
+#: after X ends the without-clause there. Other "without X of Y" titles ("without loss of consciousness",
+#: "without spontaneous rupture of ear drum") keep Y inside the clause.
+_SITE_AFTER_WITHOUT = re.compile(r"\bwithout (foreign body|intraarticular extension|intracondylar extension|"
+                                 r"intercondylar fracture|complications) of\b", re.IGNORECASE)
 #: Index file names inside a component folder.
 ARRAYS_FILE = "index.npz"
 META_FILE = "index.json"
@@ -56,8 +71,11 @@ class Row:
 
 def describe(text: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """Split a title or inclusion term into required, optional and forbidden canonical words."""
-    text = strip_encounter(text)
+    text = _SITE_AFTER_WITHOUT.sub(r"without \1, of", strip_encounter(text))
     forbidden = set()
+    for clause in _NOT_RE.findall(text):
+        forbidden.update(content_words(clause))
+    text = _NOT_RE.sub(" ", text)
     for clause in _WITHOUT_RE.findall(text):
         forbidden.update(content_words(clause))
     text = _WITHOUT_RE.sub(" ", text)

@@ -27,7 +27,8 @@ NEOPLASM = frozenset({"neoplasm", "metastasis", "metastas", "mets"}) | MALIGNANT
 UNKNOWN_PRIMARY = frozenset({"unknown", "unidentified", "occult"})
 
 #: Words that make a sentence about a drug's harm, by the Table of Drugs' column.
-UNDERDOSING = frozenset({"underdosing", "underdose", "missed", "skipped", "forgot", "ran", "stopped", "noncompliance",
+UNDERDOSING = frozenset({"underdosing", "underdose", "missed", "missing", "skipped", "forgot", "ran",
+                         "stopped", "noncompliance",
                          "noncompliant", "nonadherence", "nonadherent", "discontinued", "rationing", "unable"})
 ADVERSE = frozenset({"adverse", "side", "reaction", "induced", "prescribed", "therapeutic", "correctly",
                      "allergic", "intolerance", "toxicity"})
@@ -42,6 +43,9 @@ DRUG_HARM = UNDERDOSING | ADVERSE | INTENTIONAL | POISONING
 INJURY = frozenset({"fall", "fell", "falling", "struck", "bitten", "bite", "collision", "crash", "accident", "burn",
                     "burned", "slipped", "tripped", "hit", "caught", "cut", "stung", "assault", "assaulted", "drowning",
                     "exposure", "motorcycle", "bicycle", "car", "vehicle", "pedestrian", "dog", "ladder", "stair"})
+
+#: The one main term the Index to External Causes codes by itself (W19).
+DEFAULT_CAUSE = frozenset({"fall"})
 
 Refine = Callable[[str, set[str]], str | None]
 Finding = tuple[frozenset[str], str]
@@ -112,8 +116,19 @@ def drug_column(bag: set[str]) -> str | None:
     return "poisoning_accidental"
 
 
+#: Why a patient took less than prescribed, by the noncompliance code Guidelines I.C.19.e.5.c pair with an
+#: underdosing code "to indicate intent, if known": cost first (it is the reason the note gives), then a choice
+#: of the patient's, then a lapse.
+NONCOMPLIANCE = (
+    (frozenset({"afford", "cost", "costs", "expensive", "financial", "insurance", "copay"}), "Z91.120"),
+    (frozenset({"felt", "decided", "chose", "refused", "refuses", "intentionally", "wanted"}), "Z91.128"),
+    (frozenset({"forgot", "forgets", "forgetful", "forgetting"}), "Z91.138"),
+)
+
+
 def drug_codes(words: list[str], refine: Refine) -> list[Finding]:
-    """Poisoning, adverse-effect or underdosing codes for the drugs a sentence names."""
+    """Poisoning, adverse-effect or underdosing codes for the drugs a sentence names (an underdosing's
+    noncompliance code with it, when the sentence says why)."""
     bag = set(words)
     column = drug_column(bag)
     if not column:
@@ -124,7 +139,10 @@ def drug_codes(words: list[str], refine: Refine) -> list[Finding]:
         full = refine(code, bag) if code else None
         if full:
             out.append((hit.matched, full))
-    return out[:2]
+    out = out[:2]
+    if out and column == "underdosing":
+        out += [(frozenset(bag & cue), code) for cue, code in NONCOMPLIANCE if bag & cue][:1]
+    return out
 
 
 def external_cause_codes(words: list[str], refine: Refine) -> list[Finding]:
@@ -137,7 +155,9 @@ def external_cause_codes(words: list[str], refine: Refine) -> list[Finding]:
         return []
     best = max(h.specificity for h in hits)
     out = []
-    for hit in (h for h in hits if h.specificity == best and h.specificity > 1):
+    # A main term alone is too vague to code ("struck", "exposure"), except a fall: the Index gives "Fall,
+    # falling" its own code (W19, unspecified fall), which coders report when the note says no more.
+    for hit in (h for h in hits if h.specificity == best and (h.specificity > 1 or h.matched == DEFAULT_CAUSE)):
         code = hit.codes.get("code")
         full = refine(code.rstrip("-").rstrip("."), bag) if code else None
         if full:

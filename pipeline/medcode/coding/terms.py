@@ -18,7 +18,9 @@ from medcode.textnorm import content_words
 
 TERMS_FILE = "clinical_terms.json"
 #: Words that say a drug is taken over time (what Z79 "long term (current) use" needs).
-ONGOING = frozenset({"long", "term", "chronic", "daily", "maintenance", "home", "current", "continue", "chronically"})
+#: ("long-term" is one token, "longterm", to the tokenizer.)
+ONGOING = frozenset({"long", "term", "longterm", "chronic", "daily", "maintenance", "home", "current", "continue",
+                     "chronically"})
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,11 @@ def load_terms() -> Terms:
         key = tuple(content_words(phrase))
         if key:
             phrases[key] = tuple(dict.fromkeys(phrases.get(key, ()) + tuple(content_words(title_words))))
+    # A note hyphenates what a key spaces ("long-term steroid use", "follow-up"): the tokenizer keeps a
+    # hyphenated word whole ("longterm"), so each key also matches with any two neighbouring words joined.
+    for key, added in list(phrases.items()):
+        for i in range(len(key) - 1):
+            phrases.setdefault(key[:i] + (key[i] + key[i + 1],) + key[i + 2:], added)
     codes = data.get("drug_class_codes", {})
     drugs = {tuple(content_words(drug)): codes[cls] for drug, cls in data.get("drug_classes", {}).items()
              if cls in codes and content_words(drug)}

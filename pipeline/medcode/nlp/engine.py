@@ -6,7 +6,8 @@ For each sentence it finds the ICD-10-CM codes whose descriptions the sentence c
 status with the context component's rules. A condition named as a relative's becomes the family-history
 code (Z80-Z84) instead; one named as past becomes the personal-history code (Z85-Z87) besides. The 7th
 character of injury and poisoning codes comes from the note's encounter (:mod:`medcode.coding.encounter`); an
-adult BMI or weeks-of-gestation code from a stated value (:mod:`medcode.coding.measurements`).
+adult BMI, weeks-of-gestation or burn-extent code from a stated value (:mod:`medcode.coding.measurements`);
+combination and history codes from the codes of the note's conditions (:mod:`medcode.coding.rules`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import ensure_path
 
-from medcode.about import CM, FAMILY, HISTORICAL, MENTIONS_KEY, NEGATED, PCS
+from medcode.about import CM, FAMILY, HISTORICAL, HYPOTHETICAL, MENTIONS_KEY, NEGATED, PCS
 from medcode.coding import FAMILY_HISTORY, PERSONAL_HISTORY
 from medcode.coding.encounter import seventh_character
 from medcode.coding.engine import Matcher
 from medcode.coding.index import CodeIndex
-from medcode.coding.measurements import VALUE_CATEGORIES, value_codes
+from medcode.coding.measurements import VALUE_CATEGORIES, trimester, value_codes
+from medcode.coding.rules import combination_codes, history_code
 from medcode.coding.tables import table_codes
 from medcode.coding.terms import ONGOING, load_terms
 from medcode.nlp.context import STATUS_KEY
@@ -36,6 +38,11 @@ PER_SENTENCE = 8
 PCS_PER_SENTENCE = 3
 #: Index subsets kept for completing table codes (a prefix each).
 _SUBSETS_KEPT = 2048
+#: A condition counts for a combination rule when the engine ranks its code this high in its sentence (or
+#: the lexicon finds its title): lower ranks are a sentence's near misses ("CKD" also scores N18.1 ... N18.9).
+COMBINATION_RANK = 2
+#: Statuses under which a condition is not the patient's current one, so it joins no combination.
+_NOT_CURRENT = frozenset({NEGATED, FAMILY, HISTORICAL, HYPOTHETICAL})
 
 
 #: Words that make the following words of their clause absent for the engine, and words that end it.
@@ -67,6 +74,29 @@ def _procedural_sentences(sentences: list[list], action_words: frozenset[str], p
         if strength:
             scored.append((-strength, k))
     return {k for _, k in sorted(scored)[:PCS_SENTENCES]}
+
+
+#: Words that put the encounter after active treatment (medcode.coding.encounter) but, followed by "in" or
+#: "with", only plan the next visit: "orthopedic follow-up in one week" ends an initial encounter.
+_FOLLOW_UP = {"followup": frozenset({"followup", "follow", "up"}), "recheck": frozenset({"recheck"}),
+              "f/u": frozenset({"followup"}), "follow": frozenset({"follow", "up"})}
+_PLAN_AFTER = frozenset({"in", "with", "at", "after"})
+
+
+def _planned_only(doc: Doc) -> frozenset[str]:
+    """The follow-up words of a note that only plan a later visit (none if any names this one)."""
+    planned, current = set(), False
+    for token in doc:
+        text = token.lower_.replace("-", "")
+        words = _FOLLOW_UP.get(text)
+        if words is None or (text == "follow" and (token.i + 1 >= len(doc) or doc[token.i + 1].lower_ != "up")):
+            continue
+        after = token.i + (2 if text == "follow" else 1)
+        if after < len(doc) and doc[after].lower_ in _PLAN_AFTER:
+            planned |= words
+        else:
+            current = True
+    return frozenset() if current else frozenset(planned)
 
 
 def _inside(extent: tuple[int, int], sent: list) -> bool:
@@ -120,6 +150,7 @@ class CodingEngine:
         self._matchers = {}
         self._subsets = {}
         self._positions = {code: i for i, code in enumerate(index.codes)}
+        self._siblings: dict[tuple[str, str], str | None] = {}
 
     def refine(self, prefix: str, words: set[str]) -> str | None:
         """The reportable code a table's code or prefix becomes with the sentence's words (side, 7th character)."""
@@ -182,12 +213,24 @@ class CodingEngine:
                 continue
             words = norms.get(orth)
             if words is None:
-                words = norm_words(vocab.strings[orth])
+                words = self._norm(vocab.strings[orth])
                 if len(norms) < 500_000:
                     norms[orth] = words
             if words:
                 sentences[-1].append((i, words))
         return sentences
+
+    def _norm(self, token: str) -> tuple[str, ...]:
+        """A token's canonical words; a hyphenated word also gives its parts.
+
+        The tokenizer keeps "late-onset", "right-sided", "second-degree" whole ("lateonset"), while most
+        titles write "late onset", "right side", "second degree" (a few spell it whole, so both are kept).
+        """
+        words = norm_words(token)
+        if "-" in token:
+            parts = tuple(w for part in token.split("-") for w in norm_words(part))
+            words = tuple(dict.fromkeys(words + parts))
+        return words
 
     def _expand(self, doc: Doc, sentences: list[list]) -> list[tuple[int, int, str]]:
         """Add the title words of the sentences' clinical phrases (as words of the phrases' tokens, after
@@ -224,6 +267,9 @@ class CodingEngine:
         sentences = self._words(doc)
         drugs = self._expand(doc, sentences)
         bags = [{w for _, words in sent for w in words} for sent in sentences]
+        planned = _planned_only(doc)
+        if planned:  # a follow-up that is only planned says nothing of this encounter (nor is it Z09's)
+            bags = [bag - planned for bag in bags]
         note_words = set().union(*bags) if bags else set()
         found = self._matcher("all").match(bags, self.per_sentence)
         hits: dict[tuple[int, int], list[CodeHit]] = {}
@@ -234,7 +280,8 @@ class CodingEngine:
         for start, end, code in drugs:
             hits.setdefault((start, end), []).append(CodeHit(code, CM, "engine", 1.0, 0))
             keys.setdefault((start, end), alias_key(["long", "term", "use", code]))
-        for start_char, end_char, code in value_codes(doc.text):
+        values = value_codes(doc.text)
+        for start_char, end_char, code in values:
             span = doc.char_span(start_char, end_char, alignment_mode="expand")
             if span is not None and len(span):
                 hits.setdefault((span.start, span.end), []).append(CodeHit(code, CM, "engine", 1.0, 0))
@@ -243,7 +290,9 @@ class CodingEngine:
                       if any(h[1] == PCS for h in found) for i in range(start, end)}
         self._tables_and_procedures(sentences, hits, keys, note_words, pcs_tokens)
         statuses = self._statuses(doc, hits)
-        self._histories(sentences, bags, hits, keys, statuses, note_words)
+        self._combinations(doc, hits, keys, statuses, note_words)
+        self._histories(doc, sentences, bags, hits, keys, statuses, note_words)
+        self._trimesters(hits, next((trimester(code) for _, _, code in values if code.startswith("Z3A")), None))
         statuses = self._statuses(doc, hits)  # the history codes' extents too
         if self.remember:
             doc.user_data[_REMEMBERED] = ({e: tuple(h) for e, h in hits.items()}, dict(keys),
@@ -303,8 +352,68 @@ class CodingEngine:
             known.update(self.nlp.get_pipe("medcode_context").statuses(doc, new))
         return known
 
-    def _histories(self, sentences, bags, hits, keys, statuses, note_words) -> None:
+    def _trimesters(self, hits: dict, which: str | None) -> None:
+        """Put each pregnancy code in the trimester of the note's stated week (O10.012 at 22 weeks, not
+        O10.019): the final character of a "..., <ordinal> trimester" code is the trimester (I.C.15.a.3)."""
+        if which is None:
+            return
+        for found in hits.values():
+            for k, hit in enumerate(found):
+                if hit.system == CM and hit.code.startswith("O"):
+                    sibling = self._trimester_sibling(hit.code, which)
+                    if sibling:
+                        found[k] = hit._replace(code=sibling)
+
+    def _trimester_sibling(self, code: str, which: str) -> str | None:
+        key = (code, which)
+        if key not in self._siblings:
+            base, seventh = (code, "") if code in self._positions else (code[:-1], code[-1:])
+            position = self._positions.get(base)
+            found = None
+            if position is not None and "trimester" in self.index.titles[position].lower():
+                wanted = f"{which} trimester"
+                found = next((base[:-1] + c + seventh for c in "0123456789"
+                              if base[:-1] + c in self._positions
+                              and wanted in self.index.titles[self._positions[base[:-1] + c]].lower()), None)
+            self._siblings[key] = found
+        return self._siblings[key]
+
+    def _combinations(self, doc: Doc, hits: dict, keys: dict, statuses: dict, note_words: set[str]) -> None:
+        """Combination codes the guidelines presume from the note's current conditions (hypertension with
+        CKD -> I12.9; diabetes with a foot ulcer -> E11.621; see :mod:`medcode.coding.rules`)."""
+        found = [(h.code, h.rank, extent) for extent, new in hits.items()
+                 if _NOT_CURRENT.isdisjoint(statuses.get(extent, ()))
+                 for h in new if h.system == CM and h.rank <= COMBINATION_RANK]
+        # The lexicon's finds count too when they name one category ("hypertension" -> I10 by the Index-style
+        # short form): a sentence's engine codes can all be another condition's variants.
+        # ("hypertension" also names I1A, resistant hypertension: two categories.) Headers are left out: a
+        # rule reads the codes' own characters.
+        for extent, (_, old) in doc.user_data.get(HITS_KEY, {}).items():
+            named = {h[0] for h in old if h[1] == CM and h[0] in self._positions}
+            if len({c[:3] for c in named}) <= 2 and _NOT_CURRENT.isdisjoint(statuses.get(extent, ())):
+                found += [(code, 0, extent) for code in named]
+        for extent, code in combination_codes(found, note_words):
+            if code in self._positions:
+                # The combination is the code of its conditions: it goes first, also when the sentence's words
+                # already ranked it lower.
+                hits[extent] = [h for h in hits.get(extent, ()) if h.code != code] + [CodeHit(code, CM, "engine", 1.0, 0)]
+                keys.setdefault(extent, alias_key(["combination", code]))
+
+    def _histories(self, doc, sentences, bags, hits, keys, statuses, note_words) -> None:
         """Family-history codes for a relative's condition; personal-history codes for a past one."""
+        # A condition's code gives its history code directly where the rules data list it (a relative's
+        # colon cancer, C18.9 from the Table of Neoplasms, is Z80.0 "digestive organs": no title word of
+        # Z80.0 says "colon"; a past myocardial infarction is I25.2, not a Z code).
+        lexicon = doc.user_data.get(HITS_KEY, {})
+        for extent, status in list(statuses.items()):
+            if NEGATED in status or not (FAMILY in status or HISTORICAL in status):
+                continue
+            kind = "family" if FAMILY in status else "personal"
+            named = list(hits.get(extent, ())) + [CodeHit(*h) for h in lexicon.get(extent, ("", ()))[1]]
+            for code in sorted({history_code(kind, h.code) for h in named if h.system == CM} - {None}):
+                if not any(h.code == code for h in hits.get(extent, ())):
+                    hits.setdefault(extent, []).append(CodeHit(code, CM, "engine", 1.0, 0))
+                    keys.setdefault(extent, lexicon[extent][0] if extent in lexicon else alias_key(["history", code]))
         for kind, status, extra in (("family", FAMILY, {"family", "history"}), ("personal", HISTORICAL, {"personal", "history"})):
             wanted = [i for i, sent in enumerate(sentences)
                       if any(status in statuses.get(extent, ()) and NEGATED not in statuses.get(extent, ())
