@@ -124,3 +124,18 @@ def test_a_negative_test_result_is_not_the_patients_disease(model_dir):
     data = json.loads(result.stdout)
     top = [s for s in data["suggestions"] if s["system"] == "ICD-10-CM" and s["score"] >= 0.1]
     assert not [s["code"] for s in top if s["code"].startswith(("B17.1", "B18.2", "B19.2", "K75"))], top
+
+
+def test_suggesting_needs_no_code_set_package_at_run_time(model_dir):
+    # The model folder carries what prediction needs; simple_icd_10_cm parses the whole tabular (seconds and
+    # hundreds of MB), so a note with a stated BMI and gestational age must not make it load.
+    import subprocess
+    import sys
+
+    code = ("import sys, medcode; m = medcode.load(sys.argv[1]); "
+            "r = m.suggest('G2P1 at 28 weeks, gestational diabetes. Morbid obesity, BMI 42. Burn of the hand, 12% TBSA.'); "
+            "print(' '.join(s['code'] for s in r['suggestions'][:10])); print('simple_icd_10_cm' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code, str(model_dir)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    codes, imported = run.stdout.strip().splitlines()
+    assert {"Z3A.28", "Z68.41"} <= set(codes.split()) and imported == "False", run.stdout

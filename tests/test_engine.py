@@ -229,3 +229,18 @@ def test_a_condition_in_pregnancy_is_coded_by_chapter_15(nlp):
     codes = engine_codes(nlp, "30 weeks pregnant with iron deficiency anemia, Hgb 9.2.")
     assert "O99.013" in codes and "Z3A.30" in codes
     assert not any(c.startswith("O99.01") for c in engine_codes(nlp, "Iron deficiency anemia, Hgb 9.2."))
+
+
+def test_learned_aliases_are_no_conditions_for_combinations_or_histories(nlp):
+    # Training teaches correlates ("diabetes" -> I10, from notes that had both): evidence of nothing, so no
+    # pregnancy-hypertension code for a note that names no hypertension.
+    from medcode.codesets.kb import KnowledgeBase
+    from medcode.lexicon import kb_lexicon
+    from medcode.nlp import build_nlp
+
+    lexicon = kb_lexicon(KnowledgeBase.load())
+    lexicon["diabete"] = [*lexicon.get("diabete", []), ("I10", CM, "learned", 0.46)]
+    learned = build_nlp(lexicon, index=nlp.get_pipe("medcode_engine").index)
+    codes = engine_codes(learned, "G2P1 at 28 weeks with gestational diabetes.")
+    assert "Z3A.28" in codes and not any(c.startswith("O10") for c in codes), codes
+    assert "Z86.79" not in engine_codes(learned, "History of diabetes, now diet controlled.")

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 #: Categories coded from a value only: the engine's word matches of their codes are dropped.
 VALUE_CATEGORIES = ("Z68", "Z3A", "T31")
@@ -54,27 +56,64 @@ _ABOVE = re.compile(r"(\d+(?:\.\d+)?) or greater, adult$")
 MAX_BMI = 150.0
 
 
+@dataclass(frozen=True)
+class ValueRanges:
+    """The ranges of the codes read from a value, from a release's titles.
+
+    Attributes:
+        bmi: ``((low, high, code), ...)`` of the adult BMI codes (``high`` inclusive, to one decimal, as the
+            titles state it).
+        weeks: ``((first week, last week, code), ...)`` of the weeks-of-gestation codes.
+    """
+
+    bmi: tuple[tuple[float, float, str], ...]
+    weeks: tuple[tuple[int, int, str], ...]
+
+    @classmethod
+    def from_titles(cls, titles: Iterable[tuple[str, str]]) -> ValueRanges:
+        """Ranges from ``(code, title)`` pairs (the engine's index gives the release it codes with)."""
+        bmi, weeks = [], []
+        for code, title in titles:
+            if code.startswith("Z68"):
+                if m := _RANGE.search(title):
+                    bmi.append((float(m.group(1)), float(m.group(2)), code))
+                elif m := _BELOW.search(title):
+                    bmi.append((0.0, float(m.group(1)), code))
+                elif m := _ABOVE.search(title):
+                    bmi.append((float(m.group(1)), MAX_BMI, code))
+                # else a pediatric (percentile) code
+            elif code.startswith("Z3A"):
+                if m := _WEEKS_TITLE.search(title):
+                    weeks.append((int(m.group(1)), int(m.group(1)), code))
+                elif m := _FEWER_TITLE.search(title):
+                    weeks.append((1, int(m.group(1)) - 1, code))
+                elif m := _MORE_TITLE.search(title):
+                    weeks.append((int(m.group(1)) + 1, MAX_WEEKS, code))
+                # else "not specified"
+        return cls(tuple(sorted(bmi)), tuple(sorted(weeks)))
+
+    def bmi_code(self, value: float) -> str | None:
+        return next((c for low, high, c in self.bmi if low <= value <= high), None)
+
+    def weeks_code(self, week: int) -> str | None:
+        return next((c for low, high, c in self.weeks if low <= week <= high), None)
+
+
 @functools.cache
-def adult_bmi_ranges() -> tuple[tuple[float, float, str], ...]:
-    """``((low, high, code), ...)`` of the adult BMI codes, from their FY2026 titles (``high`` inclusive,
-    to one decimal, as the titles state it)."""
+def bundled_ranges() -> ValueRanges:
+    """The ranges of the bundled FY2026 tabular, for callers without an engine index (tests, tools).
+
+    It reads the whole tabular (seconds, and memory); the engine passes its own index's titles instead.
+    """
     import simple_icd_10_cm as cm
 
-    out = []
-    for code in cm.get_descendants("Z68"):
-        if not cm.is_leaf(code):
-            continue
-        title = cm.get_description(code)
-        if m := _RANGE.search(title):
-            low, high = float(m.group(1)), float(m.group(2))
-        elif m := _BELOW.search(title):
-            low, high = 0.0, float(m.group(1))
-        elif m := _ABOVE.search(title):
-            low, high = float(m.group(1)), MAX_BMI
-        else:
-            continue  # pediatric (percentile) codes
-        out.append((low, high, cm.add_dot(code) if "." not in code else code))
-    return tuple(sorted(out))
+    return ValueRanges.from_titles((code, cm.get_description(code)) for prefix in VALUE_CATEGORIES[:2]
+                                   for code in cm.get_descendants(prefix) if cm.is_leaf(code))
+
+
+def adult_bmi_ranges() -> tuple[tuple[float, float, str], ...]:
+    """The bundled release's adult BMI ranges (see :class:`ValueRanges`)."""
+    return bundled_ranges().bmi
 
 
 def _clause(text: str, start: int, end: int) -> str:
@@ -110,7 +149,7 @@ def _is_adult(text: str) -> bool:
     return not ages or ages[0] >= 20
 
 
-def bmi_codes(text: str) -> list[tuple[int, int, str]]:
+def bmi_codes(text: str, ranges: ValueRanges | None = None) -> list[tuple[int, int, str]]:
     """``(start char, end char, code)`` of the adult BMI value the text states of the patient (at most one).
 
     Values are rounded to one decimal before the range is chosen, as the titles' ranges are written
@@ -128,7 +167,7 @@ def bmi_codes(text: str) -> list[tuple[int, int, str]]:
         value = round(float(m.group(1).replace(",", ".")), 1)
         if not 10.0 <= value <= MAX_BMI:
             continue
-        code = next((c for low, high, c in adult_bmi_ranges() if low <= value <= high), None)
+        code = (ranges or bundled_ranges()).bmi_code(value)
         if code:
             return [(m.start(), m.end(1), code)]
     return []
@@ -179,28 +218,13 @@ _WEEKS = (
 _WEEKS_TITLE = re.compile(r"^(\d+) weeks gestation")
 _FEWER_TITLE = re.compile(r"^Less than (\d+) weeks")
 _MORE_TITLE = re.compile(r"^Greater than (\d+) weeks")
+#: The last week "Greater than 42 weeks" covers (a larger number is no gestational age).
+MAX_WEEKS = 45
 
 
-@functools.cache
 def gestation_weeks() -> tuple[tuple[int, int, str], ...]:
-    """``((first week, last week, code), ...)`` of the Z3A codes, from their FY2026 titles."""
-    import simple_icd_10_cm as cm
-
-    out = []
-    for code in cm.get_descendants("Z3A"):
-        if not cm.is_leaf(code):
-            continue
-        title = cm.get_description(code)
-        if m := _WEEKS_TITLE.search(title):
-            low = high = int(m.group(1))
-        elif m := _FEWER_TITLE.search(title):
-            low, high = 1, int(m.group(1)) - 1
-        elif m := _MORE_TITLE.search(title):
-            low, high = int(m.group(1)) + 1, 45
-        else:
-            continue  # "not specified"
-        out.append((low, high, cm.add_dot(code) if "." not in code else code))
-    return tuple(sorted(out))
+    """The bundled release's weeks-of-gestation ranges (see :class:`ValueRanges`)."""
+    return bundled_ranges().weeks
 
 
 def _current_abortive(text: str) -> bool:
@@ -209,7 +233,7 @@ def _current_abortive(text: str) -> bool:
                for sentence in re.split(r"[.;\n]", text))
 
 
-def gestation_codes(text: str) -> list[tuple[int, int, str]]:
+def gestation_codes(text: str, ranges: ValueRanges | None = None) -> list[tuple[int, int, str]]:
     """``(start char, end char, code)`` of the current week of gestation a pregnancy note states (at most one).
 
     None for a newborn's record (unless the note is also the mother's), with a current abortive outcome, or
@@ -229,7 +253,7 @@ def gestation_codes(text: str) -> list[tuple[int, int, str]]:
             if _NOT_NOW_BEFORE.search(before) or _NOT_NOW_AFTER.search(after):
                 continue
             week = int(m.group(1))
-            code = next((c for low, high, c in gestation_weeks() if low <= week <= high), None)
+            code = (ranges or bundled_ranges()).weeks_code(week)
             if code:
                 found.setdefault(m.start(1), (m.end(), code, bool(_NOW.search(clause))))
     if not found:
@@ -282,7 +306,7 @@ def burn_extent_codes(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), code)]
 
 
-def value_codes(text: str) -> list[tuple[int, int, str]]:
+def value_codes(text: str, ranges: ValueRanges | None = None) -> list[tuple[int, int, str]]:
     """Every code a note's stated values give: :func:`bmi_codes`, :func:`gestation_codes` and
     :func:`burn_extent_codes`."""
-    return bmi_codes(text) + gestation_codes(text) + burn_extent_codes(text)
+    return bmi_codes(text, ranges) + gestation_codes(text, ranges) + burn_extent_codes(text)

@@ -24,7 +24,7 @@ from medcode.coding import FAMILY_HISTORY, PERSONAL_HISTORY
 from medcode.coding.encounter import seventh_character
 from medcode.coding.engine import Matcher
 from medcode.coding.index import CodeIndex
-from medcode.coding.measurements import VALUE_CATEGORIES, trimester, value_codes
+from medcode.coding.measurements import VALUE_CATEGORIES, ValueRanges, trimester, value_codes
 from medcode.coding.rules import combination_codes, history_code
 from medcode.coding.tables import table_codes
 from medcode.coding.terms import ONGOING, load_terms
@@ -151,6 +151,14 @@ class CodingEngine:
         self._subsets = {}
         self._positions = {code: i for i, code in enumerate(index.codes)}
         self._siblings: dict[tuple[str, str], str | None] = {}
+        self._ranges: ValueRanges | None = None
+
+    def _value_ranges(self) -> ValueRanges:
+        """The BMI and gestation ranges of the index's release, from its titles (computed once)."""
+        if self._ranges is None:
+            self._ranges = ValueRanges.from_titles((code, title) for code, title in zip(self.index.codes, self.index.titles)
+                                                   if code.startswith(VALUE_CATEGORIES))
+        return self._ranges
 
     def refine(self, prefix: str, words: set[str]) -> str | None:
         """The reportable code a table's code or prefix becomes with the sentence's words (side, 7th character)."""
@@ -280,7 +288,7 @@ class CodingEngine:
         for start, end, code in drugs:
             hits.setdefault((start, end), []).append(CodeHit(code, CM, "engine", 1.0, 0))
             keys.setdefault((start, end), alias_key(["long", "term", "use", code]))
-        values = value_codes(doc.text)
+        values = value_codes(doc.text, self._value_ranges())
         for start_char, end_char, code in values:
             span = doc.char_span(start_char, end_char, alignment_mode="expand")
             if span is not None and len(span):
@@ -389,7 +397,8 @@ class CodingEngine:
         # ("hypertension" also names I1A, resistant hypertension: two categories.) Headers are left out: a
         # rule reads the codes' own characters.
         for extent, (_, old) in doc.user_data.get(HITS_KEY, {}).items():
-            named = {h[0] for h in old if h[1] == CM and h[0] in self._positions}
+            # Learned aliases are correlates ("diabetes" learned I10 from notes that had both), not conditions.
+            named = {h[0] for h in old if h[1] == CM and h[2] != "learned" and h[0] in self._positions}
             if len({c[:3] for c in named}) <= 2 and _NOT_CURRENT.isdisjoint(statuses.get(extent, ())):
                 found += [(code, 0, extent) for code in named]
         for extent, code in combination_codes(found, note_words):
@@ -409,7 +418,8 @@ class CodingEngine:
             if NEGATED in status or not (FAMILY in status or HISTORICAL in status):
                 continue
             kind = "family" if FAMILY in status else "personal"
-            named = list(hits.get(extent, ())) + [CodeHit(*h) for h in lexicon.get(extent, ("", ()))[1]]
+            named = list(hits.get(extent, ())) + [CodeHit(*h) for h in lexicon.get(extent, ("", ()))[1]
+                                                  if h[2] != "learned"]
             for code in sorted({history_code(kind, h.code) for h in named if h.system == CM} - {None}):
                 if not any(h.code == code for h in hits.get(extent, ())):
                     hits.setdefault(extent, []).append(CodeHit(code, CM, "engine", 1.0, 0))
