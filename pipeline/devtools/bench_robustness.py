@@ -21,7 +21,6 @@ import gzip
 import json
 import os
 import random
-import resource
 import shutil
 import signal
 import subprocess
@@ -116,6 +115,7 @@ def kill_and_resume(default_model: str, workdir: Path, chains: int = 3, notes: i
 # ------------------------------------------------------------------------------------- refused models
 def _child_load(model: str) -> dict:
     """Run in a fresh process: load a model folder; refused or not, and the peak memory."""
+    from devtools.bench import peak_memory_mb
     from medcode.coder import Medcoder
     from medcode.errors import MedcodeError
 
@@ -125,7 +125,7 @@ def _child_load(model: str) -> dict:
     except MedcodeError as exc:
         refused, message = True, str(exc)
     return {"refused": refused, "message": message[-160:],
-            "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+            "peak_memory_mb": round(peak_memory_mb(), 1)}
 
 
 def _load_in_child(model: Path) -> dict:
