@@ -118,6 +118,14 @@ def test_resume_exit_code_counts_the_notes_skipped_before_the_kill(tiny_model_di
     assert errors[0] == "note000" and "blank" in errors and errors[-1] == "note003"
 
 
+def _cmdline(process, psutil) -> str:
+    """A process's command line, or "" for one that ended meanwhile (a short-lived helper process)."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def test_workers_exit_when_the_parent_is_killed(tiny_model_dir, tmp_path):
     psutil = pytest.importorskip("psutil")
     src = tmp_path / "in.jsonl"
@@ -128,7 +136,7 @@ def test_workers_exit_when_the_parent_is_killed(tiny_model_dir, tmp_path):
     deadline, workers = time.time() + 120, []
     while time.time() < deadline and not (len(workers) == 2 and partial.exists() and partial.stat().st_size):
         time.sleep(0.2)  # until both workers run and have scored a batch: they hold the model and notes
-        workers = [p for p in parent.children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+        workers = [p for p in parent.children(recursive=True) if "spawn_main" in _cmdline(p, psutil)]
     assert len(workers) == 2
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
