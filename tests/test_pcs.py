@@ -7,7 +7,8 @@ import itertools
 import pytest
 
 from medcode.codesets.kb import read_pcs_titles
-from medcode.codesets.pcs import AXIS_NAMES, LATERALITY, PcsComposer, PcsProposal, _json
+from medcode.codesets.pcs import AXIS_NAMES, LATERALITY, PcsComposer, PcsProposal
+from medcode.codesets.pcs.labels import _json
 from medcode.textnorm import content_words
 
 

@@ -1,0 +1,381 @@
+"""Scoring one PCS call, axis by axis: operation, body part, side, approach, device, qualifier."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from medcode.codesets.pcs.labels import _label_key
+from medcode.codesets.pcs.quantities import _range_match
+from medcode.codesets.pcs.records import (
+    _NO_MATCH,
+    ALIAS_FACTOR,
+    APPROACH_FEATURES,
+    APPROACH_WEIGHT,
+    AXIS_NAMES,
+    CONTRAST_MENTION,
+    DECAY,
+    DEFAULT_PENALTY,
+    FAMILY_CAP,
+    GUESS_PENALTY,
+    INDEX_BONUS,
+    INDEX_CODE_BONUS,
+    INDEX_OP_WEIGHT,
+    LABEL_MISS,
+    LATERALITY,
+    MISSING_PENALTY,
+    OP_WEIGHT,
+    PAST_FACTOR,
+    RANGE_WEIGHT,
+    ROUTE_FACTOR,
+    SIDE_BONUS,
+    SIDE_WINDOW_AFTER,
+    SIDE_WINDOW_BEFORE,
+    SIDES,
+    TOP_VALUES,
+    UNKNOWN_WEIGHT,
+    PcsProposal,
+    _Choice,
+    _Label,
+    _Op,
+    _Query,
+    _Table,
+)
+
+if TYPE_CHECKING:
+    from medcode.codesets.pcs.composer import PcsComposer
+
+class _Call:
+    """The scoring state of one :meth:`PcsComposer.propose` call: the query, caches, fired index entries."""
+
+    def __init__(self, composer: PcsComposer, query: _Query):
+        self.c = composer
+        self.q = query
+        self.fired = composer._fire(query)
+        self.cache: dict = {}
+        self.ops: dict[str, _Op] = {}
+        self.prefix = ""            # the table being scored
+        self.cues = [dict(cue, words=frozenset(cue["any"]) & query.bag)
+                     for cue in composer._lex["cues"] if frozenset(cue["any"]) & query.bag]
+
+    # ----------------------------------------------------------------- matching
+
+    def closeness(self, word: str, near: frozenset[int], decay: tuple[float, float, float]) -> float:
+        """1 for a word close to the operation's words, less the further it is."""
+        if not near:
+            return 1.0
+        full, floor, span = decay
+        distance = min(abs(a - b) for a in self.q.origin[word] for b in near)
+        if distance <= full:
+            return 1.0
+        return max(floor, 1.0 - (1.0 - floor) * (distance - full) / span)
+
+    def match(self, words: frozenset[str], near, used, decay, full=False, loose=False):
+        """Score one label or alias against the words not yet used; ``(score, words matched)``."""
+        hit = (words & self.q.bag) - used
+        if not hit or (full and hit != words):
+            return 0.0, frozenset()
+        gain = loss = 0.0
+        for word in words:
+            weight = self.c._idf.get(word, UNKNOWN_WEIGHT)
+            if word in hit:
+                close = self.closeness(word, near, decay)
+                gain += close * weight
+                loss += (1.0 - close) * weight * LABEL_MISS
+            elif not loose:
+                loss += weight * LABEL_MISS
+        return gain - loss, hit
+
+    def label(self, index: int, near, used, decay, sided=False) -> tuple[float, frozenset[str]]:
+        """A label's score: the best of its own words and its aliases (Body Part Key, Device Key, index).
+
+        A body part's side is settled apart (``sided`` false); on other axes it is one more word.
+        """
+        if self.c._label_words(index).isdisjoint(self.q.bag):
+            return _NO_MATCH  # what matching gives a label none of whose names has a word of the passage
+        key = (index, near, used, decay, sided)
+        if key in self.cache:
+            return self.cache[key]
+        label = self.c._labels[index]
+        words = label.full if sided else label.words
+        best = self.match(words, near, used, decay, loose=label.loose) if words else (0.0, frozenset())
+        for alias in self.c._aliases.get(_label_key(label.text), ()):
+            score, hit = self.match(alias, near, used, decay, full=True)
+            if ALIAS_FACTOR * score > best[0]:
+                best = (ALIAS_FACTOR * score, hit)
+        self.cache[key] = best
+        return best
+
+    def used(self, tokens: Iterable[str]) -> frozenset[str]:
+        """Tokens an axis took that a later axis may not take again (unless the note says them twice)."""
+        return frozenset(t for t in tokens if len(self.q.origin.get(t, ())) == 1)
+
+    # ----------------------------------------------------------------- axes
+
+    def operation(self, table: _Table) -> _Op:
+        """How well the words name a table's root operation, or the index points into the table (cached:
+        :meth:`PcsComposer.propose` asks it to choose the tables, :meth:`table` again to score one)."""
+        op = self.ops.get(table.prefix)
+        if op is None:
+            op = self.ops[table.prefix] = self._operation(table)
+        return op
+
+    def _operation(self, table: _Table) -> _Op:
+        score, hit = self.match(table.op_words, frozenset(), frozenset(), DECAY["default"])
+        total = sum(self.c._idf.get(w, UNKNOWN_WEIGHT) for w in table.op_words) or 1.0
+        op = _Op(OP_WEIGHT * max(score, 0.0) / total, hit if score > 0 else frozenset())
+        hint = self.fired.tables.get(table.prefix)
+        if hint is None and table.prefix[0] == "0":
+            hint = self.fired.ops.get(self.c._labels[table.op].text.lower())
+        if hint is not None:
+            op.hint = hint
+            op.score = max(op.score, INDEX_OP_WEIGHT)
+        if op.score and self.q.positions(op.hit | op.hint) <= self.q.past:
+            # "Rehabilitation after total hip arthroplasty": the arthroplasty is not this encounter's.
+            op.score *= PAST_FACTOR
+        return op
+
+    def may_name_a_body_part(self, table: _Table) -> bool:
+        """Whether any body part of the table can be chosen: named by a word of its label or an alias, pointed
+        at by a fired index entry, or fixed. Tables where none can are skipped whole (exact, and most are)."""
+        words, fixed = self.c._part_words(table)
+        return fixed or not words.isdisjoint(self.q.bag) or any(p.startswith(table.prefix) for p in self.fired.prefixes)
+
+    def body_parts(self, axis, near, used, decay) -> list[_Choice]:
+        """Body part values of a row the words name, with the side settled or left open."""
+        choices = []
+        for code, index in axis:
+            label = self.c._labels[index]
+            score, hit = self.label(index, near, used, decay)
+            if score <= 0:
+                continue
+            if self.q.route and self.by_route(hit):
+                score *= ROUTE_FACTOR
+            if label.side is None:
+                choices.append(_Choice(code, score, hit))
+                continue
+            stated = _side_of(hit, self.q)
+            if stated is None:
+                choices.append(_Choice(code, score, hit, "side-missing"))
+            elif stated == label.side or (stated == "bilateral" and not self.has_bilateral(axis, label)):
+                # "Bilateral myringotomy": a body part with no Bilateral value is coded on each side.
+                choices.append(_Choice(code, score + SIDE_BONUS, hit | {stated}))
+        if not choices:
+            # The index names the body part ("EGD": Upper Intestinal Tract) where the words do not.
+            for code, _ in axis:
+                hint = self.fired.prefixes.get(self.prefix + code)
+                if hint:
+                    choices.append(_Choice(code, INDEX_BONUS, hint))
+        if not choices:
+            # The table has one body part ("Products of Conception"), or the row's is "None" (rehabilitation
+            # of no particular region): naming the operation names it.
+            nothing = [code for code, index in axis if self.c._labels[index].none]
+            if len(axis) == 1 and self.c._by_prefix[self.prefix].single_part or nothing:
+                choices.append(_Choice((nothing or [axis[0][0]])[0], 0.0, how="fixed"))
+        return _top(choices)
+
+    def has_bilateral(self, axis, label: _Label) -> bool:
+        """Whether the axis has a Bilateral value of the body part ``label`` names one side of."""
+        labels = self.c._labels
+        return any(labels[i].side == "bilateral" and labels[i].words == label.words for _, i in axis)
+
+    def by_route(self, hit: frozenset[str]) -> bool:
+        """Whether a body part is named mostly by the words of the access route ("via right femoral vein"):
+        the vessel a catheter goes in by, not the body part the filter or catheter ends in. The part still
+        leads when nothing else is named, at a lower score."""
+        idf = self.c._idf
+        route = sum(idf.get(t, UNKNOWN_WEIGHT) for t in hit if self.q.origin.get(t, set()) <= self.q.route)
+        return route >= 0.5 * sum(idf.get(t, UNKNOWN_WEIGHT) for t in hit)
+
+    def approach(self, table: _Table, part: str, axis, prefix: str) -> list[_Choice]:
+        """Character 5: the approach words a note states (or, outside surgery, its own labels)."""
+        if table.titles[1] != "Approach":
+            return self.values(table, part, axis, prefix, 5, frozenset())
+        choices = []
+        for code, index in axis:
+            features = self.c._labels[index].words & APPROACH_FEATURES
+            hit = features & self.q.bag
+            if hit:
+                score = APPROACH_WEIGHT * (len(hit) - 0.75 * len(features - hit))
+                if score > 0:
+                    choices.append(_Choice(code, score, hit))
+        choices = self.cued(choices, axis, prefix, 5)
+        return _top(choices) or self.fallback(table, part, axis, prefix, 5)
+
+    def cued(self, choices: list[_Choice], axis, prefix: str, pos: int) -> list[_Choice]:
+        """Add the weight of the cues that fire for this axis ("colostomy": the bypass ends at the skin)."""
+        bonus = {}
+        operation = self.c._labels[self.c._by_prefix[prefix[:3]].op].text
+        for cue in self.cues:
+            if cue["pos"] == pos and prefix.startswith(cue["prefix"]) and cue.get("op", operation) == operation:
+                bonus[cue["code"]] = (cue["weight"], cue["words"])
+        if not bonus:
+            return choices
+        out = {c.code: c for c in choices}
+        for code, _ in axis:
+            if code in bonus:
+                weight, words = bonus[code]
+                old = out.get(code, _Choice(code, 0.0))
+                out[code] = _Choice(code, old.score + weight, old.tokens | words)
+        # A negative cue takes back what a word gave ("before incision" is no open approach to a vein).
+        return [c for c in out.values() if c.score > 0]
+
+    def values(self, table: _Table, part: str, axis, prefix: str, pos: int, used) -> list[_Choice]:
+        """Device, qualifier and the non-surgical axes: labels, keys, ranges, else the fallback."""
+        decay = DECAY.get(table.prefix[0], DECAY["default"])
+        choices = []
+        for code, index in axis:
+            label = self.c._labels[index]
+            if label.none:
+                continue
+            held = _range_match(label.text, self.q)
+            if held is False:
+                continue
+            score, hit = self.label(index, frozenset(), used, decay, sided=True)
+            if held is not None:
+                score, hit = score + RANGE_WEIGHT, hit | held
+            if score > 0:
+                choices.append(_Choice(code, score, hit))
+        choices = self.cued(choices, axis, prefix, pos)
+        if choices:
+            return _top(choices)
+        ambiguous = table.titles[pos - 4] == "Contrast" and CONTRAST_MENTION in self.q.bag
+        return self.fallback(table, part, axis, prefix, pos, ambiguous)
+
+    def fallback(self, table: _Table, part: str, axis, prefix: str, pos: int, ambiguous=False) -> list[_Choice]:
+        """No word names a value: the only one, the "No ..." one, a coding convention, or an open axis."""
+        labels = self.c._labels
+        indexed = {t[pos - 1] for t in self.fired.targets if len(t) >= pos and t.startswith(prefix)}
+        if len(indexed) == 1 and indexed <= {code for code, _ in axis}:
+            # The index entry the note fires spells this axis ("Cardioversion 5A2204Z"): no convention needed.
+            return [_Choice(indexed.pop(), 0.0, how="fixed")]
+        nothing = [code for code, index in axis if labels[index].none]
+        if ambiguous and nothing:
+            others = [code for code, _ in axis if code != nothing[0]]
+            return [_Choice(nothing[0], -DEFAULT_PENALTY, how="default"),
+                    *(_Choice(code, -GUESS_PENALTY, how="missing") for code in others[:1])]
+        default = self.default(prefix, pos)
+        if len(axis) == 1:
+            code, index = axis[0]
+            options = table.options(part, pos)
+            if labels[index].none or len(options) <= 1 or default == code:
+                return [_Choice(code, 0.0 if default != code else -DEFAULT_PENALTY, how="fixed")]
+            # One row of several for this body part, naming a value the note does not: an unlikely
+            # alternative when another row has "No ..." or a convention names another value; else the
+            # value a later axis's words pick the row for ("Stent Retriever" is percutaneous), or open.
+            how = "default" if default or "Z" in options else "row"
+            return [_Choice(code, -GUESS_PENALTY, how=how)]
+        if nothing:
+            return [_Choice(nothing[0], 0.0, how="fixed")]
+        if default in {c for c, _ in axis}:
+            return [_Choice(default, -DEFAULT_PENALTY, how="default")]
+        return [_Choice(code, -GUESS_PENALTY, how="missing") for code, _ in axis[:TOP_VALUES]]
+
+    def default(self, prefix: str, pos: int) -> str | None:
+        """The coding convention for an axis the note leaves unsaid, by the longest matching prefix."""
+        defaults = self.c._lex["defaults"][AXIS_NAMES[pos]]
+        for length in range(min(len(prefix), 6), 0, -1):
+            if prefix[:length] in defaults:
+                return defaults[prefix[:length]]
+        return None
+
+    # ----------------------------------------------------------------- codes
+
+    def table(self, table: _Table) -> list[PcsProposal]:
+        """Proposals from every row of a table whose operation the words support."""
+        op = self.operation(table)
+        if op.score <= 0 or not self.may_name_a_body_part(table):
+            return []
+        # Distances count from the operation's own words; the index's words only when the note has none.
+        near = self.q.positions(op.hit or op.hint)
+        decay = DECAY.get(table.prefix[0], DECAY["default"])
+        # The index's words may name the body part too ("CT of brain"): only the operation's own are used up.
+        used = self.used(op.hit)
+        out = []
+        for row in table.rows:
+            self.prefix = table.prefix
+            for part in self.body_parts(row[0], near, used, decay):
+                here = table.prefix + part.code
+                # The body part's words name no device or qualifier ("Bypass Descending Colon to Descending
+                # Colon" is not what "descending colostomy" says).
+                taken = used | part.tokens
+                for ap in self.approach(table, part.code, row[1], here):
+                    for dev in self.values(table, part.code, row[2], here + ap.code, 6, taken):
+                        for qual in self.values(table, part.code, row[3], here + ap.code + dev.code, 7, taken):
+                            out += self.proposals(table.prefix, (part, ap, dev, qual), op)
+        return out
+
+    def proposals(self, prefix: str, choices: tuple[_Choice, ...], op: _Op) -> list[PcsProposal]:
+        """The code the choices make; where an axis is open, its prefix and the guessed completion."""
+        code = prefix + "".join(c.code for c in choices)
+        if code not in self.c._titles:
+            return []
+        choices = _settle_rows(choices)
+        score = op.score + sum(c.score for c in choices)
+        tokens = set(op.hit | op.hint)
+        for c in choices:
+            tokens |= c.tokens
+        hint = self.fired.prefixes.get(code[:4]) or self.fired.tables.get(code[:3])
+        if hint is not None:
+            score += INDEX_BONUS if code[:4] in self.fired.prefixes else INDEX_BONUS / 2
+            score += INDEX_CODE_BONUS if code in self.fired.codes else 0.0
+            tokens |= hint
+        evidence = self.q.sources(tokens)
+        title = self.c._titles[code]
+        open_axes = [i for i, c in enumerate(choices) if c.how in ("missing", "side-missing")]
+        if not open_axes:
+            return [PcsProposal(code, True, (), round(score, 3), evidence, title)]
+        missing = tuple(LATERALITY if choices[i].how == "side-missing" else AXIS_NAMES[4 + i]
+                        for i in open_axes)
+        cut = 3 + open_axes[0]
+        asked = score - sum(c.score for c in choices if c.how == "missing") - MISSING_PENALTY * len(missing)
+        guessed = score - GUESS_PENALTY * sum(c.how == "side-missing" for c in choices)
+        return [PcsProposal(code[:cut], False, missing, round(asked, 3), evidence, self.c._prefix_title(code[:cut])),
+                PcsProposal(code, True, (), round(guessed, 3), evidence, title)]
+
+
+def _side_of(hit: frozenset[str], query: _Query) -> str | None:
+    """The side stated for a body part: the nearest side word before it, else just after, else the only one."""
+    sides = [(src, word) for word, src in query.tokens if word in SIDES]
+    if not sides:
+        return None
+    at = min(min(query.origin[w]) for w in hit)
+    before = [(at - s, w) for s, w in sides if 0 <= at - s <= SIDE_WINDOW_BEFORE]
+    after = [(s - at, w) for s, w in sides if 0 < s - at <= SIDE_WINDOW_AFTER]
+    for found in (before, after):
+        if found:
+            return min(found)[1]
+    distinct = {w for _, w in sides}
+    return distinct.pop() if len(distinct) == 1 else None
+
+
+def _settle_rows(choices: tuple[_Choice, ...]) -> tuple[_Choice, ...]:
+    """A row's only value is implied when a later axis's words chose the row, else the axis is open."""
+    out = list(choices)
+    for i, choice in enumerate(out):
+        if choice.how == "row":
+            chosen = any(c.how == "words" and c.score > 0 for c in out[i + 1:])
+            out[i] = _Choice(choice.code, 0.0, choice.tokens, "fixed") if chosen else \
+                _Choice(choice.code, choice.score, choice.tokens, "missing")
+    return tuple(out)
+
+
+def _top(choices: list[_Choice]) -> list[_Choice]:
+    """The best :data:`TOP_VALUES` values of an axis, ties broken by code so runs are repeatable."""
+    choices.sort(key=lambda c: (-c.score, c.code))
+    return choices[:TOP_VALUES]
+
+
+def _diverse(ranked: list[PcsProposal], limit: int) -> list[PcsProposal]:
+    """The best proposals, at most :data:`FAMILY_CAP` per table until other tables have had a turn.
+
+    A note with two procedures (a CABG and its vein harvest) would otherwise fill the list with variants
+    of the better supported one.
+    """
+    first, rest, count = [], [], defaultdict(int)
+    for proposal in ranked:
+        count[proposal.code[:3]] += 1
+        (first if count[proposal.code[:3]] <= FAMILY_CAP else rest).append(proposal)
+    picked = (first + rest)[:limit]
+    return sorted(picked, key=lambda p: (-p.score, not p.complete, p.code))
