@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spacy.attrs import IS_PUNCT, IS_SPACE, ORTH, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import ensure_path
@@ -27,10 +26,17 @@ from medcode.coding.index import CodeIndex
 from medcode.coding.measurements import VALUE_CATEGORIES, ValueRanges, trimester, value_codes
 from medcode.coding.rules import combination_codes, history_code
 from medcode.coding.tables import table_codes
-from medcode.coding.terms import ONGOING, load_terms
 from medcode.nlp.context import STATUS_KEY
 from medcode.nlp.matcher import HITS_KEY, CodeHit, span_label
-from medcode.textnorm import alias_key, norm_words
+from medcode.nlp.reading import (
+    SentenceReader,
+    inside_sentence,
+    own_count,
+    planned_only,
+    procedural_sentences,
+    shared_words,
+)
+from medcode.textnorm import alias_key
 
 #: Codes the engine proposes per sentence.
 PER_SENTENCE = 8
@@ -43,77 +49,8 @@ _SUBSETS_KEPT = 2048
 COMBINATION_RANK = 2
 #: Statuses under which a condition is not the patient's current one, so it joins no combination.
 _NOT_CURRENT = frozenset({NEGATED, FAMILY, HISTORICAL, HYPOTHETICAL})
-
-
-#: Words that make the following words of their clause absent for the engine, and words that end it.
-_NEGATORS = frozenset({"without", "no", "not", "w/o", "non", "denies", "denied", "negative", "nor"})
-_SCOPE_ENDS = frozenset({"but", "with", "except", "although", "however", "and", "or"}) - {"or", "and"}
 #: Where a doc keeps the engine's codes when the engine is asked to remember them.
 _REMEMBERED = "medcode_engine_codes"
-#: Separates a sentence's own tokens from the phrase expansions appended after them.
-_MARK = (-1, ())
-
-
-def _original(sent: list) -> int:
-    """How many entries of a sentence are its own tokens (the rest are phrase expansions)."""
-    return sent.index(_MARK) if _MARK in sent else len(sent)
-
-
-#: The ICD-10-PCS composer reads at most this many sentences of a note: the ones with the most procedure
-#: words (composing costs ~0.7 ms a sentence, and a case report's sentences are mostly not procedures).
-PCS_SENTENCES = 3
-
-
-def _procedural_sentences(sentences: list[list], action_words: frozenset[str], pcs_tokens: set[int]) -> set[int]:
-    """The sentences worth composing procedure codes for: a procedure named by the lexicon or a root
-    operation's word, most such words first, at most :data:`PCS_SENTENCES`."""
-    scored = []
-    for k, sent in enumerate(sentences):
-        own = sent[:_original(sent)]
-        strength = sum(1 for i, words in own if i in pcs_tokens or not action_words.isdisjoint(words))
-        if strength:
-            scored.append((-strength, k))
-    return {k for _, k in sorted(scored)[:PCS_SENTENCES]}
-
-
-#: Words that put the encounter after active treatment (medcode.coding.encounter) but, followed by "in" or
-#: "with", only plan the next visit: "orthopedic follow-up in one week" ends an initial encounter.
-_FOLLOW_UP = {"followup": frozenset({"followup", "follow", "up"}), "recheck": frozenset({"recheck"}),
-              "f/u": frozenset({"followup"}), "follow": frozenset({"follow", "up"})}
-_PLAN_AFTER = frozenset({"in", "with", "at", "after"})
-
-
-def _planned_only(doc: Doc) -> frozenset[str]:
-    """The follow-up words of a note that only plan a later visit (none if any names this one)."""
-    planned, current = set(), False
-    for token in doc:
-        text = token.lower_.replace("-", "")
-        words = _FOLLOW_UP.get(text)
-        if words is None or (text == "follow" and (token.i + 1 >= len(doc) or doc[token.i + 1].lower_ != "up")):
-            continue
-        after = token.i + (2 if text == "follow" else 1)
-        if after < len(doc) and doc[after].lower_ in _PLAN_AFTER:
-            planned |= words
-        else:
-            current = True
-    return frozenset() if current else frozenset(planned)
-
-
-def _inside(extent: tuple[int, int], sent: list) -> bool:
-    own = sent[:_original(sent)]
-    return bool(own) and own[0][0] <= extent[0] <= own[-1][0]
-
-
-def _words_of(index: CodeIndex) -> set[str]:
-    # A table's prefix is itself the main term: the words every code under it shares count as present.
-    if not index.codes:
-        return set()
-    shared = None
-    for row in range(min(len(index.row_code), 64)):
-        col = index.required.getcol(row).indices
-        words = {index.words[c] for c in col}
-        shared = words if shared is None else shared & words
-    return shared or set()
 
 
 @Language.factory(
@@ -136,7 +73,7 @@ class CodingEngine:
         self.index: CodeIndex | None = None
         self._matchers: dict[str, Matcher] = {}
         self._subsets: dict[str, Matcher | None] = {}
-        self._norms: dict[int, tuple[str, ...]] = {}
+        self._reader = SentenceReader()
         #: Keep each doc's engine codes in the doc (training: the same docs pass once per fold).
         self.remember = False
 
@@ -172,7 +109,7 @@ class CodingEngine:
                     self._subsets[prefix] = matcher
             if matcher is None:
                 return None
-            found = matcher.match([words | _words_of(matcher.index)], 1)[0]
+            found = matcher.match([words | shared_words(matcher.index)], 1)[0]
             if not found:
                 return None
             return self._complete(matcher.index, found[0].code, words)
@@ -196,70 +133,6 @@ class CodingEngine:
             matcher = self._matchers[kind] = Matcher(self.index if prefixes is None else self.index.subset(prefixes))
         return matcher
 
-    def _words(self, doc: Doc) -> list[list[tuple[int, tuple[str, ...]]]]:
-        """Per sentence, its content tokens and their canonical words.
-
-        Words a negation governs ("without obstruction", "no fever") are left out: for the engine they
-        are absent, so "cholecystitis without obstruction" fits the code *without* obstruction.
-        """
-        vocab, norms = doc.vocab, self._norms
-        sentences: list[list[tuple[int, tuple[str, ...]]]] = []
-        rows = doc.to_array([ORTH, IS_PUNCT, IS_SPACE, SENT_START]).tolist() if len(doc) else []
-        negated = False
-        for i, (orth, is_punct, is_space, sent_start) in enumerate(rows):
-            if sent_start == 1 or not sentences:
-                sentences.append([])
-                negated = False
-            text = vocab.strings[orth].lower()
-            if is_punct or is_space or text in _SCOPE_ENDS:
-                negated = negated and not (is_punct and text in ",;:") and text not in _SCOPE_ENDS
-                continue
-            if text in _NEGATORS:
-                negated = True
-                continue
-            if negated:
-                continue
-            words = norms.get(orth)
-            if words is None:
-                words = self._norm(vocab.strings[orth])
-                if len(norms) < 500_000:
-                    norms[orth] = words
-            if words:
-                sentences[-1].append((i, words))
-        return sentences
-
-    def _norm(self, token: str) -> tuple[str, ...]:
-        """A token's canonical words; a hyphenated word also gives its parts.
-
-        The tokenizer keeps "late-onset", "right-sided", "second-degree" whole ("lateonset"), while most
-        titles write "late onset", "right side", "second degree" (a few spell it whole, so both are kept).
-        """
-        words = norm_words(token)
-        if "-" in token:
-            parts = tuple(w for part in token.split("-") for w in norm_words(part))
-            words = tuple(dict.fromkeys(words + parts))
-        return words
-
-    def _expand(self, doc: Doc, sentences: list[list]) -> list[tuple[int, int, str]]:
-        """Add the title words of the sentences' clinical phrases (as words of the phrases' tokens, after
-        the sentence's own); return the Z79 long-term drug codes the sentences support, with their extents."""
-        terms = load_terms()
-        drugs = []
-        for sent in sentences:
-            sent.append(_MARK)
-            flat = [(i, w) for i, words in sent[:-1] for w in words]
-            seq = [w for _, w in flat]
-            for a, b, added in terms.expand(seq):
-                sent.append((flat[a][0], added))
-                sent.append((flat[b - 1][0], added))
-            cue = ONGOING.intersection(seq)
-            for a, b, code in terms.drug_codes(seq):
-                first = flat[a][0]
-                before = doc[first - 1].lower_ if first > 0 else ""
-                if cue or before in ("on", "taking", "takes", "using"):
-                    drugs.append((first, flat[b - 1][0] + 1, code))
-        return drugs
-
     def __call__(self, doc: Doc) -> Doc:
         if self.index is None:
             return doc
@@ -272,10 +145,10 @@ class CodingEngine:
             known.update({extent: status for extent, status in statuses.items() if extent not in known})
             self._store(doc, {extent: list(found) for extent, found in hits.items()}, keys)
             return doc
-        sentences = self._words(doc)
-        drugs = self._expand(doc, sentences)
+        sentences = self._reader.words(doc)
+        drugs = self._reader.expand(doc, sentences)
         bags = [{w for _, words in sent for w in words} for sent in sentences]
-        planned = _planned_only(doc)
+        planned = planned_only(doc)
         if planned:  # a follow-up that is only planned says nothing of this encounter (nor is it Z09's)
             bags = [bag - planned for bag in bags]
         note_words = set().union(*bags) if bags else set()
@@ -330,9 +203,9 @@ class CodingEngine:
         from medcode.codesets.pcs import PcsComposer
 
         composer = PcsComposer.load()
-        procedural = _procedural_sentences(sentences, composer.action_words, pcs_tokens)
+        procedural = procedural_sentences(sentences, composer.action_words, pcs_tokens)
         for k, sent in enumerate(sentences):
-            seq = [w for _, words in sent[:_original(sent)] for w in words]
+            seq = [w for _, words in sent[:own_count(sent)] for w in words]
             if not seq:
                 continue
             for matched, code in table_codes(seq, lambda prefix, bag: self.refine(prefix, bag | note_words)):
@@ -427,7 +300,7 @@ class CodingEngine:
         for kind, status, extra in (("family", FAMILY, {"family", "history"}), ("personal", HISTORICAL, {"personal", "history"})):
             wanted = [i for i, sent in enumerate(sentences)
                       if any(status in statuses.get(extent, ()) and NEGATED not in statuses.get(extent, ())
-                             and _inside(extent, sent) for extent in hits)]
+                             and inside_sentence(extent, sent) for extent in hits)]
             if not wanted:
                 continue
             matcher = self._matcher(kind)

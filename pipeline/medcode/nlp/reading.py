@@ -1,0 +1,151 @@
+"""How the coding engine reads a note: per sentence, its content tokens as canonical words (negated
+words left out), the title words of its clinical phrases, and the follow-up words that only plan a visit."""
+
+from __future__ import annotations
+
+from spacy.attrs import IS_PUNCT, IS_SPACE, ORTH, SENT_START
+from spacy.tokens import Doc
+
+from medcode.coding.index import CodeIndex
+from medcode.coding.terms import ONGOING, load_terms
+from medcode.textnorm import norm_words
+
+#: Words that make the following words of their clause absent for the engine, and words that end it.
+_NEGATORS = frozenset({"without", "no", "not", "w/o", "non", "denies", "denied", "negative", "nor"})
+_SCOPE_ENDS = frozenset({"but", "with", "except", "although", "however", "and", "or"}) - {"or", "and"}
+#: Separates a sentence's own tokens from the phrase expansions appended after them.
+_MARK = (-1, ())
+
+
+def own_count(sent: list) -> int:
+    """How many entries of a sentence are its own tokens (the rest are phrase expansions)."""
+    return sent.index(_MARK) if _MARK in sent else len(sent)
+
+
+#: The ICD-10-PCS composer reads at most this many sentences of a note: the ones with the most procedure
+#: words (composing costs ~0.7 ms a sentence, and a case report's sentences are mostly not procedures).
+PCS_SENTENCES = 3
+
+
+def procedural_sentences(sentences: list[list], action_words: frozenset[str], pcs_tokens: set[int]) -> set[int]:
+    """The sentences worth composing procedure codes for: a procedure named by the lexicon or a root
+    operation's word, most such words first, at most :data:`PCS_SENTENCES`."""
+    scored = []
+    for k, sent in enumerate(sentences):
+        own = sent[:own_count(sent)]
+        strength = sum(1 for i, words in own if i in pcs_tokens or not action_words.isdisjoint(words))
+        if strength:
+            scored.append((-strength, k))
+    return {k for _, k in sorted(scored)[:PCS_SENTENCES]}
+
+
+#: Words that put the encounter after active treatment (medcode.coding.encounter) but, followed by "in" or
+#: "with", only plan the next visit: "orthopedic follow-up in one week" ends an initial encounter.
+_FOLLOW_UP = {"followup": frozenset({"followup", "follow", "up"}), "recheck": frozenset({"recheck"}),
+              "f/u": frozenset({"followup"}), "follow": frozenset({"follow", "up"})}
+_PLAN_AFTER = frozenset({"in", "with", "at", "after"})
+
+
+def planned_only(doc: Doc) -> frozenset[str]:
+    """The follow-up words of a note that only plan a later visit (none if any names this one)."""
+    planned, current = set(), False
+    for token in doc:
+        text = token.lower_.replace("-", "")
+        words = _FOLLOW_UP.get(text)
+        if words is None or (text == "follow" and (token.i + 1 >= len(doc) or doc[token.i + 1].lower_ != "up")):
+            continue
+        after = token.i + (2 if text == "follow" else 1)
+        if after < len(doc) and doc[after].lower_ in _PLAN_AFTER:
+            planned |= words
+        else:
+            current = True
+    return frozenset() if current else frozenset(planned)
+
+
+def inside_sentence(extent: tuple[int, int], sent: list) -> bool:
+    own = sent[:own_count(sent)]
+    return bool(own) and own[0][0] <= extent[0] <= own[-1][0]
+
+
+def shared_words(index: CodeIndex) -> set[str]:
+    # A table's prefix is itself the main term: the words every code under it shares count as present.
+    if not index.codes:
+        return set()
+    shared = None
+    for row in range(min(len(index.row_code), 64)):
+        col = index.required.getcol(row).indices
+        words = {index.words[c] for c in col}
+        shared = words if shared is None else shared & words
+    return shared or set()
+
+
+class SentenceReader:
+    """Reads a doc's sentences for :class:`medcode.nlp.engine.CodingEngine` (keeps a bounded cache of
+    each token text's canonical words: notes repeat their words)."""
+
+    def __init__(self) -> None:
+        self._norms: dict[int, tuple[str, ...]] = {}
+
+    def words(self, doc: Doc) -> list[list[tuple[int, tuple[str, ...]]]]:
+        """Per sentence, its content tokens and their canonical words.
+
+        Words a negation governs ("without obstruction", "no fever") are left out: for the engine they
+        are absent, so "cholecystitis without obstruction" fits the code *without* obstruction.
+        """
+        vocab, norms = doc.vocab, self._norms
+        sentences: list[list[tuple[int, tuple[str, ...]]]] = []
+        rows = doc.to_array([ORTH, IS_PUNCT, IS_SPACE, SENT_START]).tolist() if len(doc) else []
+        negated = False
+        for i, (orth, is_punct, is_space, sent_start) in enumerate(rows):
+            if sent_start == 1 or not sentences:
+                sentences.append([])
+                negated = False
+            text = vocab.strings[orth].lower()
+            if is_punct or is_space or text in _SCOPE_ENDS:
+                negated = negated and not (is_punct and text in ",;:") and text not in _SCOPE_ENDS
+                continue
+            if text in _NEGATORS:
+                negated = True
+                continue
+            if negated:
+                continue
+            words = norms.get(orth)
+            if words is None:
+                words = self._norm(vocab.strings[orth])
+                if len(norms) < 500_000:
+                    norms[orth] = words
+            if words:
+                sentences[-1].append((i, words))
+        return sentences
+
+    def _norm(self, token: str) -> tuple[str, ...]:
+        """A token's canonical words; a hyphenated word also gives its parts.
+
+        The tokenizer keeps "late-onset", "right-sided", "second-degree" whole ("lateonset"), while most
+        titles write "late onset", "right side", "second degree" (a few spell it whole, so both are kept).
+        """
+        words = norm_words(token)
+        if "-" in token:
+            parts = tuple(w for part in token.split("-") for w in norm_words(part))
+            words = tuple(dict.fromkeys(words + parts))
+        return words
+
+    def expand(self, doc: Doc, sentences: list[list]) -> list[tuple[int, int, str]]:
+        """Add the title words of the sentences' clinical phrases (as words of the phrases' tokens, after
+        the sentence's own); return the Z79 long-term drug codes the sentences support, with their extents."""
+        terms = load_terms()
+        drugs = []
+        for sent in sentences:
+            sent.append(_MARK)
+            flat = [(i, w) for i, words in sent[:-1] for w in words]
+            seq = [w for _, w in flat]
+            for a, b, added in terms.expand(seq):
+                sent.append((flat[a][0], added))
+                sent.append((flat[b - 1][0], added))
+            cue = ONGOING.intersection(seq)
+            for a, b, code in terms.drug_codes(seq):
+                first = flat[a][0]
+                before = doc[first - 1].lower_ if first > 0 else ""
+                if cue or before in ("on", "taking", "takes", "using"):
+                    drugs.append((first, flat[b - 1][0] + 1, code))
+        return drugs
