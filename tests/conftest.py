@@ -16,7 +16,7 @@ from medcode.coder import Medcoder
 from medcode.codesets.excludes import Excludes1Index
 from medcode.codesets.kb import CodeEntry, KnowledgeBase, cm_aliases, pcs_aliases
 from medcode.config import TrainConfig
-from medcode.corpus import Note
+from medcode.notes import Note
 
 CM_CODES = {
     "J18.9": "Pneumonia, unspecified organism",

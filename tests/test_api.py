@@ -26,7 +26,7 @@ def test_load_and_suggest(tiny_model_dir):
 
 
 def test_predict_takes_strings_dicts_and_notes(tiny_model):
-    from medcode.corpus import Note
+    from medcode.notes import Note
 
     rows = tiny_model.predict(["Fever.", {"id": "b", "text": "Chest pain."}, Note("c", "Pneumonia.")], top_k=3)
     assert [r["id"] for r in rows] == ["1", "b", "c"]

@@ -25,7 +25,8 @@ from tests.conftest import synthetic_notes
 from devtools.bad_input_cases import CASES
 from devtools.bad_inputs import MARKER, invoke_in_process, invoke_subprocess, note_text, run_case
 from medcode.batch.predict import predict_file
-from medcode.corpus import Note, NoteError, read_csv, read_jsonl
+from medcode.formats import read_csv, read_jsonl
+from medcode.notes import Note, NoteError
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -254,14 +255,13 @@ def test_a_real_cluster_through_a_security_file(private_cluster, tiny_model, tin
 
 
 # -------------------------------------------------------------------------------------------- code lists
-def test_excludes1_conflicts_of_thousands_of_codes_stay_small_and_fast():
+def test_excludes1_conflicts_of_thousands_of_codes_stay_small():
+    """One entry per code and note, not per pair (its time is a `make bench` figure, not a test)."""
     from medcode.codesets.excludes import Excludes1Index
 
     index = Excludes1Index({"M00": ["any other M00 code (M00.-)"]}, {})
     codes = [f"M00.{i:03d}" for i in range(3000)] * 2  # every code names every other, and each is repeated
-    start = time.perf_counter()
     conflicts = index.grouped_conflicts(codes)
-    assert time.perf_counter() - start < 5
     assert len(conflicts) == 3000 and all(len(c["codes"]) == 3000 for c in conflicts)
     assert index.grouped_conflicts(["M00.001", "J18.9"]) == []
 

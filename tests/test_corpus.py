@@ -3,7 +3,9 @@ import json
 import pytest
 
 from medcode.about import CM, PCS
-from medcode.corpus import CorpusError, Note, NoteError, load_notes, read_notes
+from medcode.corpus import load_notes, read_notes
+from medcode.errors import CorpusError
+from medcode.notes import Note, NoteError
 
 
 def test_jsonl_bad_line_is_reported_and_the_rest_is_read(tmp_path):

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from medcode.corpus import Note
 from medcode.errors import InputError
+from medcode.notes import Note
 
 ADVERSARIAL = st.sampled_from([
     "x" * 50_000,                                   # one huge token

@@ -7,8 +7,8 @@ from medcode.about import ARRAYS_FILE, CM, META_FILE, PCS
 from medcode.coder import Medcoder
 from medcode.codesets.kb import ancestors
 from medcode.config import TrainConfig
-from medcode.corpus import Note
 from medcode.errors import ModelError
+from medcode.notes import Note
 
 
 def test_ancestors_are_the_shorter_codes_a_coder_may_stop_at():
@@ -158,7 +158,7 @@ def test_save_replaces_a_model_folder_whole_and_never_clobbers_other_folders(fre
 def test_save_replaces_a_model_of_an_older_format(fresh_tiny_model, tmp_path):
     """`make setup` after a format change: the old default model is replaced (its files match its manifest)."""
     tiny_model = fresh_tiny_model
-    from medcode.storage import manifest
+    from medcode.manifest import manifest
 
     target = tmp_path / "m"
     tiny_model.save(target)

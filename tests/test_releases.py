@@ -18,9 +18,10 @@ from typer.testing import CliRunner
 
 from medcode.about import CM, PCS
 from medcode.cli import app
+from medcode.codesets.install import install
 from medcode.codesets.kb import KnowledgeBase
 from medcode.codesets.mapping import DELETED, EXACT, EXPANDED, REPLACED, UNKNOWN, map_code
-from medcode.codesets.releases import bundled_release, get_release, install, resolve_releases
+from medcode.codesets.releases import bundled_release, get_release, resolve_releases
 from medcode.errors import ReleaseError, ReleaseFileError
 
 DATA = Path(__file__).parent / "data" / "releases"
@@ -176,7 +177,7 @@ def test_unknown_and_malformed_files_are_named(home, tmp_path):
 
 
 def test_install_never_destroys_and_replaces_only_a_release(home, tmp_path, monkeypatch):
-    from medcode.codesets import releases
+    from medcode.codesets import install as installing
 
     install([PCS_2025])
     first = get_release("FY2025")
@@ -188,7 +189,7 @@ def test_install_never_destroys_and_replaces_only_a_release(home, tmp_path, monk
     def broken(*args):
         raise RuntimeError("killed half-way")
 
-    monkeypatch.setattr(releases, "_build", broken)
+    monkeypatch.setattr(installing, "_build", broken)
     with pytest.raises(RuntimeError):
         install([PCS_2025], replace=True)
     assert sorted(p.name for p in (home / "releases").iterdir()) == ["FY2025"]  # no partial folder left

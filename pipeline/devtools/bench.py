@@ -234,24 +234,39 @@ def stage_shares(model, texts: list[str]) -> dict:
 
 def run(corpus: str, default_model: str, train_only_model: str, split: str = "dev") -> dict:
     """All benchmark figures as a dict (see the module docstring)."""
-    import spacy
-
-    from medcode.coder import Medcoder
-    from medcode.corpus import Note, load_notes
-    from medcode.evaluation.run import evaluate_model
+    from medcode.corpus import load_notes
     from medcode.training import train_corpus
 
     if not (Path(train_only_model) / "meta.json").exists():
         logger.warning("no %s: training it on %s:train (a few minutes)", train_only_model, corpus)
         train_corpus(corpus, train_only_model, "train")
     report: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+    notes, _ = load_notes(corpus, split)
+    report.update(accuracy_figures(corpus, split, train_only_model, notes))
+    report.update(speed_figures(corpus, split, default_model, notes))
+    with tempfile.TemporaryDirectory(prefix="medcode-bench-robust-") as workdir:
+        from devtools import bench_robustness
 
+        report["robustness"] = bench_robustness.run(default_model, Path(workdir))
+    from devtools import bench_server
+
+    report["server"] = bench_server.run(default_model, corpus, split)
+    return report
+
+
+def accuracy_figures(corpus: str, split: str, train_only_model: str, notes: list) -> dict:
+    """The train-only model's accuracy on ``corpus:split`` and the held-out vignettes, candidate recall,
+    context rules, evidence, calibration, and the TF-IDF baseline's figures."""
+    from medcode.coder import Medcoder
+    from medcode.corpus import load_notes
+    from medcode.evaluation.run import evaluate_model
+
+    report: dict = {}
     held_out = Medcoder.load(train_only_model)
     metrics = evaluate_model(held_out, corpus, split)
     report["accuracy"] = {"model": train_only_model, "split": f"{Path(corpus).name}:{split}",
                           **{s: {k: round(metrics[s][k], 4) for k in ("MAP", "P@5", "P@10", "R@10", "R@30")}
                              for s in SYSTEMS}}
-    notes, _ = load_notes(corpus, split)
     ranked = held_out.rank([n.text for n in notes], depth=100)
     report["candidate_recall@100"] = {}
     for s in SYSTEMS:
@@ -275,7 +290,30 @@ def run(corpus: str, default_model: str, train_only_model: str, split: str = "de
     report["baseline_tfidf_logreg"] = {
         s: {k: round(v, 4) for k, v in ranking_metrics(baseline[s], {n.id: n.gold(s) for n in notes}).items()
             if k in ("MAP", "P@5", "R@30")} for s in SYSTEMS}
+    return report
 
+
+def excludes1_seconds(codes: int = 3000) -> float:
+    """Seconds to group the Excludes1 conflicts of ``codes`` codes that all exclude each other (a pasted
+    problem list of one chapter): the output is one entry per code, and the time must stay near linear."""
+    from medcode.codesets.excludes import Excludes1Index
+
+    index = Excludes1Index({"M00": ["any other M00 code (M00.-)"]}, {})
+    listed = [f"M00.{i:03d}" for i in range(codes)] * 2
+    start = time.perf_counter()
+    index.grouped_conflicts(listed)
+    return round(time.perf_counter() - start, 2)
+
+
+def speed_figures(corpus: str, split: str, default_model: str, notes: list) -> dict:
+    """The default model's throughput ratio, latency, stage shares, load time and memory, scale and
+    worker figures, and its agreement with the Dask engine."""
+    import spacy
+
+    from medcode.coder import Medcoder
+    from medcode.notes import Note
+
+    report: dict = {}
     model = Medcoder.load(default_model)
     texts = [n.text for n in notes]
     blank = spacy.blank("en")
@@ -286,6 +324,7 @@ def run(corpus: str, default_model: str, train_only_model: str, split: str = "de
     report["throughput"] = {"notes": len(texts), "blank_tokenizer_notes_per_s": round(base, 1),
                             "predict_notes_per_s": round(ours, 1), "ratio": round(ours / base, 3)}
     report["latency"] = single_note_latency(model, texts)
+    report["excludes1_grouped_3000_codes_s"] = excludes1_seconds()
     report["stage_shares"] = stage_shares(model, texts)
     child = subprocess.run([sys.executable, "-m", "devtools.bench", "--child", default_model, "--corpus", corpus,
                             "--split", split], capture_output=True, text=True, check=True)
@@ -294,13 +333,6 @@ def run(corpus: str, default_model: str, train_only_model: str, split: str = "de
         report["scale"] = scale(default_model, texts, Path(workdir))
         report["dask_vs_local"] = {"split": f"{Path(corpus).name}:{split}",
                                    **dask_agreement(default_model, corpus, split, Path(workdir))}
-    with tempfile.TemporaryDirectory(prefix="medcode-bench-robust-") as workdir:
-        from devtools import bench_robustness
-
-        report["robustness"] = bench_robustness.run(default_model, Path(workdir))
-    from devtools import bench_server
-
-    report["server"] = bench_server.run(default_model, corpus, split)
     return report
 
 

@@ -83,7 +83,7 @@ def _in_process(coder, texts: list[str], requests: int) -> dict:
 
 def _throughput(client: _Client, coder, texts: list[str]) -> dict:
     """Notes per second through ``/v1/suggest`` batches, and through ``Medcoder.predict`` on the same batches."""
-    from medcode.corpus import Note
+    from medcode.notes import Note
 
     out = {}
     for size in BATCHES:

@@ -54,11 +54,12 @@ def _get(value, *keys):
 def list_models(folder: str | Path = "models") -> list[dict]:
     """The model folders under ``folder`` with their id and key figures (from their ``meta.json``).
 
-    The id is SHA-256 of the folder's manifest, as :func:`medcode.storage.model_id`; the files are not
+    The id is SHA-256 of the folder's manifest, as :func:`medcode.manifest.model_id`; the files are not
     checked here (loading does). A ``meta.json`` that cannot be read is listed with the reason.
     """
     from medcode.errors import ModelError
-    from medcode.storage import model_id, read_meta_file
+    from medcode.manifest import model_id
+    from medcode.storage import read_meta_file
 
     rows = []
     for meta_path in sorted(Path(folder).glob(f"*/{META_FILE}")):

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from medcode.about import DEFAULT_TOP_K, NLP_DIR
-from medcode.corpus import Note, check_text
 from medcode.errors import InputError, ModelError
 from medcode.mentions import doc_mentions
 from medcode.nlp import SUGGESTER, load_nlp
 from medcode.nlp.suggester import DEFAULT_SUGGESTIONS, bind_engine
+from medcode.notes import Note, check_text
 from medcode.suggestions import Suggester
 from medcode.textsafe import shown
 
@@ -53,8 +53,8 @@ class Medcoder:
 
     @property
     def model_id(self) -> str:
-        """SHA-256 of the model folder's manifest (see :func:`medcode.storage.model_id`)."""
-        from medcode.storage import model_id
+        """SHA-256 of the model folder's manifest (see :func:`medcode.manifest.model_id`)."""
+        from medcode.manifest import model_id
 
         return model_id(self.meta)
 

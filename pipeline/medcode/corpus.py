@@ -21,345 +21,22 @@ files are read (a FIFO or a device is reported, never opened for reading).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from medcode.about import CM, MAX_NOTE_CHARS, PCS, SYSTEMS
-from medcode.batch.files import NotRegularFile, open_regular, read_capped
+from medcode.about import CM, PCS, SYSTEMS
+from medcode.batch.files import open_regular, read_capped
 from medcode.codesets.kb import guess_system, normalize_code
 from medcode.errors import CorpusError, InputError
-from medcode.textsafe import check_id, shown, surrogate_at
+from medcode.formats import BOM, bounded_lines, open_input, read_csv, read_jsonl, read_text_file
+from medcode.notes import DEFAULT_MAX_CHARS, Note, NoteError, add_code
+from medcode.textsafe import shown
 
-#: Notes longer than this are refused unless the caller lowers the limit (it cannot be raised: it is
-#: the longest text the spaCy pipeline takes).
-DEFAULT_MAX_CHARS = MAX_NOTE_CHARS
-#: Longest JSONL or CSV line read, in bytes: a note at the limit, every character JSON-escaped (an
-#: astral character is 12 bytes as ``\\ud83d\\ude00``), plus room for the id and codes.
-MAX_LINE_BYTES = 12 * MAX_NOTE_CHARS + (1 << 16)
-#: Longest CSV field, in characters: a note over the limit is still read, to be reported by its id.
-CSV_FIELD_CHARS = 2 * MAX_NOTE_CHARS + 1024
 #: Largest gold TSV read (a CodiEsp split's is a few hundred kilobytes).
 MAX_GOLD_BYTES = 256 << 20
-_BOM = b"\xef\xbb\xbf"
-#: What a code may look like once normalised: letters, digits and dots, at most 16.
-_CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9.]{0,15}")
-
-
-@dataclass
-class Note:
-    """A clinical note and, when known, its gold codes per code system (normalised, in order)."""
-
-    id: str
-    text: str = field(repr=False)  # PHI: never in a repr, so never in a log or a traceback
-    codes: dict[str, list[str]] = field(default_factory=dict)
-
-    def gold(self, system: str) -> list[str]:
-        """Gold codes of one system (empty when the note has none or is not coded)."""
-        return self.codes.get(system, [])
-
-
-@dataclass
-class NoteError:
-    """A note that could not be read or scored, with the reason (never the note text)."""
-
-    id: str
-    reason: str
-
-    def as_dict(self) -> dict:
-        return {"id": self.id, "error": self.reason}
-
-
-def _code(raw, system: str | None = None) -> tuple[str, str]:
-    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
-        raise ValueError("a code is not a string")
-    text = str(raw)
-    system = system or guess_system(text)
-    code = normalize_code(text, system)
-    if not _CODE_RE.fullmatch(code):
-        raise ValueError("a code is not letters, digits and dots (at most 16)")
-    return system, code
-
-
-def parse_codes(value) -> dict[str, list[str]]:
-    """Turn the ``codes`` field of a JSONL/CSV row into ``{system: [normalised codes]}``.
-
-    Raises:
-        ValueError: for anything but a list, an object by system or a string of codes; the message
-            never repeats the value (it may be note text in a misread row).
-    """
-    if value is None or value == "":
-        return {}
-    if isinstance(value, str):
-        value = [c for c in re.split(r"[;,\s]+", value) if c]
-    by_system: dict[str, list[str]] = {}
-    if isinstance(value, dict):
-        for system, codes in value.items():
-            if system not in SYSTEMS:
-                raise ValueError(f"unknown code system (use {' or '.join(SYSTEMS)})")
-            if isinstance(codes, str):
-                codes = [c for c in re.split(r"[;,\s]+", codes) if c]
-            if not isinstance(codes, list):
-                raise ValueError(f"the {system} codes must be a list")
-            for code in codes:
-                _add(by_system, *_code(code, system))
-        return by_system
-    if not isinstance(value, list):
-        raise ValueError("'codes' must be a list, an object by system, or a string")
-    for code in value:
-        _add(by_system, *_code(code))
-    return by_system
-
-
-def _add(by_system: dict[str, list[str]], system: str, code: str) -> None:
-    codes = by_system.setdefault(system, [])
-    if code not in codes:
-        codes.append(code)
-
-
-def check_text(note_id: str, text, max_chars: int = DEFAULT_MAX_CHARS) -> NoteError | None:
-    """Return a :class:`NoteError` when a note's text cannot be scored, else ``None``."""
-    if not isinstance(text, str):
-        return NoteError(note_id, "text is missing or not a string")
-    if not text.strip():
-        return NoteError(note_id, "note is empty")
-    if len(text) > max_chars:
-        return NoteError(note_id, f"note has {len(text):,} characters, over the limit of {max_chars:,}")
-    position = surrogate_at(text)
-    if position is not None:
-        return NoteError(note_id, f"text is not valid Unicode (a lone surrogate at character {position + 1:,})")
-    return None
-
-
-def make_note(note_id: str, text, codes, max_chars: int = DEFAULT_MAX_CHARS, need_text: bool = True) -> Note | NoteError:
-    """A :class:`Note`, or the :class:`NoteError` saying why the row cannot be one.
-
-    With ``need_text=False`` (gold codes) a row without text is kept, with an empty text.
-    """
-    if need_text or text not in (None, ""):
-        error = check_text(note_id, text, max_chars)
-        if error:
-            return error
-    try:
-        return Note(note_id, text or "", parse_codes(codes))
-    except ValueError as exc:
-        return NoteError(note_id, f"bad codes: {exc}")
-
-
-def read_text_file(path: Path, max_chars: int = DEFAULT_MAX_CHARS) -> Note | NoteError:
-    """Read one ``.txt`` note (id = file stem); only a regular file, and at most ``4 * max_chars`` bytes."""
-    note_id, problem = check_id(path.stem)
-    label = note_id or shown(path.name)
-    if problem:
-        return NoteError(label, f"file name: {problem}")
-    limit = 4 * max_chars  # UTF-8 takes at most 4 bytes a character: a larger file is over the limit
-    try:
-        handle, size = open_regular(path)
-    except NotRegularFile as exc:
-        return NoteError(label, f"file {exc}; skipped")
-    except OSError as exc:
-        return NoteError(label, f"cannot read file: {exc.strerror or exc}")
-    with handle:
-        if size > limit:
-            return NoteError(label, f"file has {size:,} bytes, more than {max_chars:,} characters (the limit)")
-        raw = handle.read(limit + 1)
-    if len(raw) > limit:
-        return NoteError(label, f"file has more than {limit:,} bytes, more than {max_chars:,} characters (the limit)")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return NoteError(label, f"file is not UTF-8 (byte {exc.start})")
-    return make_note(note_id, text, None, max_chars)
-
-
-def bounded_lines(stream, limit: int = MAX_LINE_BYTES, first: int = 1) -> Iterator[tuple[int, bytes | str | None]]:
-    """``(line number, line)`` of a binary stream, ``None`` for a line over ``limit`` bytes (skipped
-    without being held in memory). A plain iterable of lines is passed through, numbered."""
-    if not hasattr(stream, "readline"):
-        yield from enumerate(stream, start=first)
-        return
-    number = first - 1
-    while line := stream.readline(limit + 1):
-        number += 1
-        if len(line) > limit and not line.endswith(b"\n"):
-            while (more := stream.readline(1 << 20)) and not more.endswith(b"\n"):
-                pass
-            yield number, None
-        else:
-            yield number, line
-
-
-def _json_problem(exc: Exception) -> str:
-    if isinstance(exc, RecursionError):
-        return "line is nested too deeply"
-    if isinstance(exc, json.JSONDecodeError):
-        return f"line is not valid JSON ({exc.msg})"
-    return "line is not valid JSON (a value cannot be read: a number with too many digits?)"
-
-
-def jsonl_item(raw: bytes | str, label: str, max_chars: int = DEFAULT_MAX_CHARS,
-               need_text: bool = True) -> Note | NoteError | None:
-    """One JSONL line as a note, an error named by its id (or ``label`` when it has none), or ``None`` if blank."""
-    try:
-        line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-    except UnicodeDecodeError as exc:
-        return NoteError(label, f"line is not UTF-8 (byte {exc.start + 1})")
-    if not line.strip():
-        return None
-    try:
-        row = json.loads(line)
-    except (ValueError, RecursionError) as exc:
-        return NoteError(label, _json_problem(exc))
-    if not isinstance(row, dict) or "id" not in row:
-        return NoteError(label, "line is not an object with an 'id'")
-    note_id, problem = check_id(row["id"])
-    if problem:
-        return NoteError(label, problem)
-    return make_note(note_id, row.get("text"), row.get("codes"), max_chars, need_text)
-
-
-def read_jsonl(lines, source: str = "input", max_chars: int = DEFAULT_MAX_CHARS,
-               need_text: bool = True) -> Iterator[Note | NoteError]:
-    """Read JSONL notes; a bad line becomes a :class:`NoteError` named by its id or line number.
-
-    Args:
-        lines: a binary stream (read a bounded line at a time) or an iterable of lines.
-        source: the input's name, for line labels.
-        max_chars: longer notes are reported as errors.
-        need_text: a row without text is an error (else kept with empty text: gold codes).
-    """
-    source = shown(source, 80)
-    for number, raw in bounded_lines(lines):
-        label = f"{source}:line {number}"
-        if raw is None:
-            yield NoteError(label, f"line is over {MAX_LINE_BYTES:,} bytes; skipped")
-            continue
-        if number == 1:
-            raw = raw.removeprefix(_BOM) if isinstance(raw, bytes) else raw.removeprefix("\ufeff")
-        item = jsonl_item(raw, label, max_chars, need_text)
-        if item is not None:
-            yield item
-
-
-class _LineTooLong(Exception):
-    """A CSV line over :data:`MAX_LINE_BYTES`: its record is reported and reading goes on."""
-
-
-class _CsvFeed:
-    """Decoded lines for :mod:`csv`, one at a time, remembering line numbers and lines that are not UTF-8.
-
-    A line that is not UTF-8 is decoded with ``surrogateescape``, so the record it belongs to still
-    parses (and the other rows keep their place); the row is then reported with its line number.
-    """
-
-    def __init__(self, stream, first: int = 1):
-        self.stream = stream
-        self.lines = bounded_lines(stream, first=first)
-        self.number = first - 1
-        self.not_utf8: dict[int, int] = {}  # line number -> first bad byte (1-based)
-        self.record_start = first  # the first line of the record being read, and the offset after it
-        self.after_start = 0
-
-    def __iter__(self) -> _CsvFeed:
-        return self
-
-    def __next__(self) -> str:
-        self.number, raw = next(self.lines)
-        if self.number == self.record_start:
-            self.after_start = self.stream.tell()
-        if raw is None:
-            raise _LineTooLong
-        if self.number == 1:
-            raw = raw.removeprefix(_BOM)
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            self.not_utf8[self.number] = exc.start + 1
-            return raw.decode("utf-8", "surrogateescape")
-
-
-def _csv_records(stream) -> Iterator[tuple[int, list[str] | None, str | None, tuple[int, int] | None]]:
-    """``(first line, fields, problem, (bad line, byte) or None)`` per CSV record, reading on after a broken one.
-
-    Quotes are parsed strictly (a stray quote is an error rather than a silent merge of rows). After
-    an error the reader starts again on the next line; after a quote left open to the end of the
-    file, on the line after the one where that record began, so the rows after it are not lost.
-    """
-    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_CHARS))
-    feed = _CsvFeed(stream)
-    reader = csv.reader(feed, strict=True)
-    while True:
-        start = feed.record_start = feed.number + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except _LineTooLong:
-            yield start, None, f"line {feed.number} is over {MAX_LINE_BYTES:,} bytes", None
-            continue
-        except csv.Error as exc:
-            problem = str(exc).split(" (line")[0]  # the csv module's own words: no field content
-            if problem == "unexpected end of data" and feed.number > start:
-                yield start, None, "row cannot be read as CSV (a quote opened on this line is never closed)", None
-                stream.seek(feed.after_start)
-                feed = _CsvFeed(stream, start + 1)
-                reader = csv.reader(feed, strict=True)
-            else:
-                yield start, None, f"row cannot be read as CSV ({problem})", None
-            continue
-        bad = min(((n, b) for n, b in feed.not_utf8.items() if n >= start), default=None)
-        feed.not_utf8.clear()
-        yield start, row, None, bad
-
-
-def read_csv(path: Path, max_chars: int = DEFAULT_MAX_CHARS, need_text: bool = True) -> Iterator[Note | NoteError]:
-    """Read CSV notes with a header ``id,text[,codes]``; a bad row is reported with its line number."""
-    source = shown(path.name, 80)
-    handle = _open_input(path)
-    with handle:
-        records = _csv_records(handle)
-        first = next(records, None)
-        if first is None or first[1] is None or first[3] or not {"id", "text"} <= {h.strip() for h in first[1]}:
-            raise CorpusError(f"{shown(path)}: a CSV needs a UTF-8 header line with 'id' and 'text' columns")
-        header = [h.strip() for h in first[1]]
-        for start, row, problem, bad in records:
-            label = f"{source}:line {start}"
-            if problem:
-                yield NoteError(label, problem)
-            elif row and any(cell.strip() for cell in row):
-                yield _csv_note(dict(zip(header, row)), len(row), len(header), label, bad, max_chars, need_text)
-
-
-def _csv_note(fields: dict, width: int, expected: int, label: str, bad: tuple[int, int] | None,
-              max_chars: int, need_text: bool) -> Note | NoteError:
-    # A row whose field count is off is misread (often a quote gone wrong): its first field may be
-    # note text, so it is named by its line, never by that field.
-    if width != expected:
-        return NoteError(label, f"row has {width} field{'s' * (width != 1)}; the header has {expected}")
-    raw_id = fields.get("id", "")
-    note_id, problem = check_id(raw_id) if raw_id.strip() else (label, None)
-    if problem or surrogate_at(raw_id) is not None:
-        return NoteError(label, problem or "id is not UTF-8")
-    if bad:
-        return NoteError(note_id, f"line {bad[0]} is not UTF-8 (byte {bad[1]})")
-    return make_note(note_id, fields.get("text"), fields.get("codes"), max_chars, need_text)
-
-
-def _open_input(path: Path):
-    try:
-        handle, _ = open_regular(path)
-    except FileNotFoundError:
-        raise CorpusError(f"{shown(path)}: no such file or folder") from None
-    except NotRegularFile as exc:
-        raise CorpusError(f"{shown(path)}: {exc}; use - to read JSONL from standard input") from None
-    except OSError as exc:
-        raise CorpusError(f"{shown(path)}: cannot read it ({exc.strerror or exc})") from None
-    return handle
 
 
 def _gold_lines(path: Path) -> Iterator[tuple[str, str]]:
@@ -368,7 +45,7 @@ def _gold_lines(path: Path) -> Iterator[tuple[str, str]]:
         data = read_capped(path, MAX_GOLD_BYTES, "gold TSV")
     except InputError as exc:
         raise CorpusError(str(exc)) from None
-    for number, raw in enumerate(data.removeprefix(_BOM).split(b"\n"), start=1):
+    for number, raw in enumerate(data.removeprefix(BOM).split(b"\n"), start=1):
         if not raw.strip():
             continue
         try:
@@ -400,7 +77,7 @@ def read_gold_tsv(path: Path) -> dict[str, dict[str, list[str]]]:
     """
     gold: dict[str, dict[str, list[str]]] = {}
     for note_id, code in _gold_lines(path):
-        _add(gold.setdefault(note_id, {}), guess_system(code), normalize_code(code, guess_system(code)))
+        add_code(gold.setdefault(note_id, {}), guess_system(code), normalize_code(code, guess_system(code)))
     return gold
 
 
@@ -466,7 +143,7 @@ def read_notes(path: str | Path, split: str | None = None, max_chars: int = DEFA
             for file in files:
                 yield read_text_file(file, max_chars)
     elif path.suffix == ".jsonl":
-        with _open_input(path) as lines:
+        with open_input(path) as lines:
             yield from read_jsonl(lines, path.name, max_chars, need_text)
     elif path.suffix == ".csv":
         yield from read_csv(path, max_chars, need_text)

@@ -23,16 +23,17 @@ from medcode.codesets.kb import KnowledgeBase
 from medcode.codesets.queries import seventh_completions, specificity_query
 from medcode.coding.index import CodeIndex
 from medcode.config import TrainConfig
-from medcode.corpus import Note, corpus_hash, load_notes, parse_codes
+from medcode.corpus import corpus_hash, load_notes
 from medcode.errors import InputError
 from medcode.features import CodeTable, feature_matrix
 from medcode.lexicon import kb_lexicon, learn_aliases, merge_lexicons
+from medcode.manifest import note_fingerprint
 from medcode.mentions import doc_mentions
 from medcode.nlp import build_nlp
 from medcode.nlp.matcher import window_keys
 from medcode.notemodel import NoteModel
+from medcode.notes import Note, parse_codes
 from medcode.ranker import CalibratedRanker
-from medcode.storage import note_fingerprint
 from medcode.suggestions import Suggester
 from medcode.textnorm import content_words
 
@@ -114,7 +115,16 @@ def train_model(notes: list[Note], config: TrainConfig | None = None, progress: 
     nlp.get_pipe("medcode_mentions").set_lexicon(lexicon)
     nlp.get_pipe("medcode_engine").remember = False
     codes = _code_table(note_model, lexicon, kb)
-    meta = {
+    meta = _model_meta(kb, note_model, notes, corpus, learned, report)
+    suggester = Suggester(note_model, rankers, codes, config, meta, _queries(codes, kb), kb.excludes1)
+    say("done", total, total)
+    return Medcoder(nlp, suggester)
+
+
+def _model_meta(kb: KnowledgeBase, note_model: NoteModel, notes: list[Note], corpus, learned: dict,
+                report: dict) -> dict:
+    """What a trained model records of its training: code-set releases, data hashes, the training report."""
+    return {
         "releases": kb.release,  # the code-set release the model was trained with (its codes, titles, notes)
         **({"code_release": {s: r.record() for s, r in kb.releases.items()}} if kb.releases else {}),
         "release_mapping": release_mapping(note_model.labels[CM], kb),
@@ -122,9 +132,6 @@ def train_model(notes: list[Note], config: TrainConfig | None = None, progress: 
                      "note_fingerprints": sorted(note_fingerprint(t) for t in corpus.texts),
                      "learned_aliases": sum(len(v) for v in learned.values()), "report": report},
     }
-    suggester = Suggester(note_model, rankers, codes, config, meta, _queries(codes, kb), kb.excludes1)
-    say("done", total, total)
-    return Medcoder(nlp, suggester)
 
 
 def _prepare(nlp, notes: list[Note], base_lexicon: dict, config: TrainConfig) -> _Corpus:

@@ -35,8 +35,8 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from medcode.coder import Medcoder
-from medcode.corpus import Note, check_text
 from medcode.errors import EngineError, MedcodeError, ModelError, UsageError
+from medcode.notes import Note, check_text
 from medcode.textsafe import shown
 
 logger = logging.getLogger(__name__)

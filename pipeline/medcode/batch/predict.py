@@ -22,30 +22,32 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain, islice
 from pathlib import Path
 
 from medcode.about import DEFAULT_TOP_K, MAX_NOTE_CHARS, SYSTEMS, __version__
 from medcode.batch.engines import ENGINES, open_engine, scheduler_security
-from medcode.batch.files import atomic_writer, check_output, read_capped, real_paths, write_text
-from medcode.corpus import DEFAULT_MAX_CHARS, Note, NoteError, files_sha256, input_files, read_jsonl, read_notes
-from medcode.errors import InputError, UsageError
+from medcode.batch.files import atomic_writer, check_output, real_paths, write_text
+from medcode.batch.runfiles import Kept, RunFiles, deduplicated, partial_of, prepare_run
+from medcode.corpus import files_sha256, input_files, read_notes
+from medcode.errors import UsageError
+from medcode.formats import read_jsonl
+from medcode.notes import DEFAULT_MAX_CHARS, Note, NoteError
 from medcode.textsafe import MAX_ID_CHARS, shown
 
 logger = logging.getLogger(__name__)
 
+
 #: Notes scored together: large enough to batch the matrix work, small enough to keep memory flat.
 BATCH_SIZE = 256
+
+
 #: Output formats of ``medcode predict``.
 FORMATS = ("jsonl", "codiesp")
-#: What ``--resume`` compares between the earlier run and this one.
-FINGERPRINT_KEYS = ("input_sha256", "model", "top_k", "format", "max_chars", "medcode", "release")
 
 
 def _batches(items: Iterable, size: int) -> Iterator[list]:
@@ -54,48 +56,7 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def errors_path_of(output: Path) -> Path:
-    """Where the notes that could not be scored are reported: ``<output stem>.errors.jsonl``."""
-    return output.with_name(output.stem + ".errors.jsonl")
-
-
-def record_path_of(output: Path) -> Path:
-    """The run record (fingerprint and counts) of an output: ``<output stem>.run.json``."""
-    return output.with_name(output.stem + ".run.json")
-
-
-def partial_of(path: Path) -> Path:
-    """The file a run writes ``path``'s content to until it ends."""
-    return path.with_name(f".{path.name}.partial")
-
-
-@dataclass
-class RunFiles:
-    """Every file a run writes (the TSVs only with ``--format codiesp``)."""
-
-    output: Path
-    fmt: str
-
-    @property
-    def errors(self) -> Path:
-        return errors_path_of(self.output)
-
-    @property
-    def record(self) -> Path:
-        return record_path_of(self.output)
-
-    @property
-    def tsvs(self) -> dict[str, Path]:
-        if self.fmt != "codiesp":
-            return {}
-        return {s: self.output.with_name(f"{self.output.stem}{'D' if s == SYSTEMS[0] else 'P'}.tsv") for s in SYSTEMS}
-
-    def all(self) -> list[Path]:
-        finals = [self.output, self.errors, self.record, *self.tsvs.values()]
-        return finals + [partial_of(p) for p in finals[:3]]
-
-
-class _Source:
+class NoteSource:
     """The notes of an input, readable again from the start (except standard input, read once)."""
 
     def __init__(self, path: str, split: str | None, max_chars: int):
@@ -115,26 +76,6 @@ class _Source:
     def items(self) -> Iterator[Note | NoteError]:
         first, self._first = self._first, None
         return first if first is not None else self._read()
-
-
-def _deduplicated(items: Iterable[Note | NoteError], seen: set[str]) -> Iterator[Note | NoteError]:
-    for item in items:
-        if isinstance(item, Note):
-            if item.id in seen:
-                item = NoteError(item.id, "duplicate id: an earlier note has the same id")
-            else:
-                seen.add(item.id)
-        yield item
-
-
-@dataclass
-class _Kept:
-    """What an earlier run already handled: the first ``notes`` input items."""
-
-    notes: int = 0
-    scored: int = 0
-    skipped: int = 0
-    seen: set[str] = field(default_factory=set)
 
 
 def predict_file(input_path: str | Path, output: str | Path, model=None, model_dir: str | Path | None = None,
@@ -179,7 +120,7 @@ def predict_file(input_path: str | Path, output: str | Path, model=None, model_d
     """
     start = time.perf_counter()
     _check_options(str(input_path), fmt, engine, scheduler, workers, top_k, max_chars, batch_size, resume)
-    source = _Source(str(input_path), split, max_chars)
+    source = NoteSource(str(input_path), split, max_chars)
     files = RunFiles(Path(output), fmt)
     model, model_dir, model_id = _resolve_model(model, model_dir, engine, workers, expect_model)
     _check_outputs(files, source, model_dir)
@@ -189,8 +130,8 @@ def predict_file(input_path: str | Path, output: str | Path, model=None, model_d
     counts = {"scored": 0, "skipped": 0}
     with open_engine(engine, model, model_dir, workers, scheduler, model_id) as runner:
         files.output.parent.mkdir(parents=True, exist_ok=True)
-        kept = _prepare(files, fingerprint, resume, source)
-        items = _deduplicated(islice(source.items(), kept.notes, None), kept.seen)
+        kept = prepare_run(files, fingerprint, resume, source)
+        items = deduplicated(islice(source.items(), kept.notes, None), kept.seen)
         tasks = ((batch, [n for n in batch if isinstance(n, Note)]) for batch in _batches(items, batch_size))
         handled = [kept.notes]
         with partial_of(files.output).open("a", encoding="utf-8") as out, \
@@ -247,7 +188,8 @@ def _resolve_model(model, model_dir, engine: str, workers: int, expect: str | No
     from medcode.api import default_model_dir
     from medcode.coder import Medcoder
     from medcode.errors import ModelError
-    from medcode.storage import expected_model_id, model_id, read_meta
+    from medcode.manifest import expected_model_id, model_id
+    from medcode.storage import read_meta
 
     inline = engine == "local" and workers == 1
     if model is not None and (inline or model_dir is None):
@@ -262,121 +204,11 @@ def _resolve_model(model, model_dir, engine: str, workers: int, expect: str | No
     return None, model_dir, model_id(read_meta(model_dir, expect))
 
 
-def _check_outputs(files: RunFiles, source: _Source, model_dir: Path | None) -> None:
+def _check_outputs(files: RunFiles, source: NoteSource, model_dir: Path | None) -> None:
     """Refuse outputs that are inputs (or their gold files, or inside the model folder)."""
     folders, inputs = [model_dir] if model_dir else [], real_paths(source.files)
     for path in files.all():
         check_output(path, "--output", inputs=inputs, folders=folders, make_parent=True)
-
-
-def _read_record(path: Path) -> dict:
-    try:
-        record = json.loads(read_capped(path, 1 << 20, "run record"))
-    except ValueError:
-        record = None
-    if not isinstance(record, dict) or not isinstance(record.get("fingerprint"), dict):
-        raise InputError(f"--resume: {shown(path)}: not a medcode run record; run without --resume to start over")
-    return record["fingerprint"]
-
-
-def _differences(old: dict, new: dict) -> list[str]:
-    out = []
-    for key in FINGERPRINT_KEYS:
-        was, now = old.get(key), new.get(key)
-        if was == now:
-            continue
-        if key == "input_sha256":
-            out.append("the input (another file, or the file changed)")
-        elif key == "model":
-            out.append(f"the model ({shown(was, 12)}, now {now[:12]}…)")
-        elif key == "medcode":
-            out.append(f"medcode {shown(was, 20)} (now {now})")
-        elif key == "release":
-            out.append(f"the code-set release ({shown(json.dumps(was), 80)}, now {json.dumps(now)}; --release)")
-        else:
-            out.append(f"--{key.replace('_', '-')} {shown(was, 20)} (now {now})")
-    return out
-
-
-def _earlier_fingerprint(files: RunFiles) -> tuple[dict | None, bool]:
-    """The earlier run's fingerprint, and whether it comes from a finished run (else an interrupted one)."""
-    if partial_of(files.record).exists():
-        return _read_record(partial_of(files.record)), False
-    if files.record.exists() and files.output.exists():
-        return _read_record(files.record), True
-    if files.output.exists():
-        raise InputError(f"--resume: {shown(files.output)} has no run record ({files.record.name}): it was not "
-                         "written by this medcode's predict; run without --resume, or choose another --output")
-    return None, False
-
-
-def _prepare(files: RunFiles, fingerprint: dict, resume: bool, source: _Source) -> _Kept:
-    """Partial files to append to: an earlier run's (checked) under ``--resume``, else new empty ones."""
-    if resume:
-        earlier, finished = _earlier_fingerprint(files)
-        if earlier is not None:
-            differences = _differences(earlier, fingerprint)
-            if differences:
-                raise InputError(f"--resume: {shown(files.output)} was written by another run: "
-                                 f"{'; '.join(differences)}. Run without --resume to start over, or choose "
-                                 "another --output")
-            if finished:  # continue a finished run: its files become the partial ones again
-                for final in (files.output, files.errors):
-                    if final.exists():
-                        shutil.copyfile(final, partial_of(final))
-                    else:
-                        partial_of(final).write_bytes(b"")
-                write_text(partial_of(files.record), json.dumps({"fingerprint": fingerprint}) + "\n")
-            kept = _verify_prefix(files, source)
-            if kept is not None:
-                return kept
-            logger.warning("the earlier run's files for %s do not match its input; scoring from the start",
-                           shown(files.output))
-    for path in (partial_of(files.output), partial_of(files.errors)):
-        path.write_bytes(b"")
-    write_text(partial_of(files.record), json.dumps({"fingerprint": fingerprint, "state": "running"}) + "\n")
-    return _Kept()
-
-
-def _complete_ids(path: Path) -> list:
-    """Ids of the whole lines of a partial file; a torn last line (a killed run) is cut off."""
-    ids, good = [], 0
-    if not path.exists():
-        return ids
-    with path.open("rb") as handle:
-        for line in handle:
-            try:
-                ids.append(json.loads(line)["id"] if line.endswith(b"\n") else None)
-            except (ValueError, KeyError, TypeError):
-                ids.append(None)
-            if ids[-1] is None:
-                ids.pop()
-                break
-            good += len(line)
-    with path.open("r+b") as handle:
-        handle.truncate(good)
-    return ids
-
-
-def _verify_prefix(files: RunFiles, source: _Source) -> _Kept | None:
-    """What the earlier run handled, after checking its lines are the first notes of the input, in order.
-
-    The input is read again up to that point (not scored), so duplicate ids are found as in one run.
-    ``None`` when the files do not match the input (they are then rewritten from the start).
-    """
-    scored, skipped = _complete_ids(partial_of(files.output)), _complete_ids(partial_of(files.errors))
-    kept = _Kept(len(scored) + len(skipped), len(scored), len(skipped))
-    items = _deduplicated(source.items(), kept.seen)
-    s = e = 0
-    for item in islice(items, kept.notes):
-        if isinstance(item, Note) and s < len(scored) and scored[s] == item.id:
-            s += 1
-        elif e < len(skipped) and skipped[e] == item.id:
-            e += 1
-        else:
-            break
-    items.close()
-    return kept if (s, e) == (len(scored), len(skipped)) else None
 
 
 def _write_batch(batch: list, results: list, out, err, counts: dict, tick: Callable[[], None]) -> None:
@@ -404,7 +236,7 @@ def _write_batch(batch: list, results: list, out, err, counts: dict, tick: Calla
     os.fsync(err.fileno())
 
 
-def _finish(files: RunFiles, fingerprint: dict, kept: _Kept, counts: dict) -> list[str]:
+def _finish(files: RunFiles, fingerprint: dict, kept: Kept, counts: dict) -> list[str]:
     """Move the partial files into place (the TSVs first, the run record last)."""
     out_p, err_p = partial_of(files.output), partial_of(files.errors)
     tsvs = write_codiesp_tsv(out_p, files.tsvs) if files.tsvs else []

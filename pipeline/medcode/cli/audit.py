@@ -50,7 +50,7 @@ def evaluate(
     MAP, P@k and R@k (k = 1, 5, 10, 30) with bootstrap 95% intervals, F1 at the threshold and at the
     best cut, per-chapter and per-code tables, calibration.
     """
-    from medcode.evaluation.run import evaluate_model, evaluate_predictions
+    from medcode.evaluation.run import evaluate_predictions
 
     check_outputs({"--output": output, "--report": report, "--csv": per_code}, [predictions, gold, corpus], split,
                   [model])
@@ -68,15 +68,7 @@ def evaluate(
     else:
         if not corpus:
             raise UsageError("give --corpus (to run a model) or --predictions with --gold")
-        coder = load_model(model, expect_model)
-        with progress_bar("evaluating", None) as advance:
-            result = evaluate_model(coder, corpus, split or "dev", allow_overlap, threshold, top_k, progress=advance)
-        title = f"medcode evaluation on {result['corpus']} ({result['notes']} notes)"
-        if result["skipped"]:
-            err_console.print(f"[yellow]warning: {result['skipped']} notes could not be scored and are not in "
-                              "the figures (run medcode predict on the corpus for the reasons)[/yellow]")
-        if result["training_overlap"]:
-            err_console.print(f"[yellow]warning: {result['training_overlap']} notes were in the training data[/yellow]")
+        result, title = _model_audit(model, corpus, split, allow_overlap, threshold, top_k, expect_model)
     if any(s in result for s in SYSTEMS):
         console.print(audit_table(result, title))
     if "decisions" in result:
@@ -92,6 +84,22 @@ def evaluate(
 
         write_per_code_csv(result, per_code)
         err_console.print(f"wrote {per_code}")
+
+
+def _model_audit(model: Path | None, corpus: Path, split: str | None, allow_overlap: bool, threshold: float,
+                 top_k: int, expect_model: str | None) -> tuple[dict, str]:
+    """A model run on coded notes and scored, with a warning for notes skipped or trained on."""
+    from medcode.evaluation.run import evaluate_model
+
+    coder = load_model(model, expect_model)
+    with progress_bar("evaluating", None) as advance:
+        result = evaluate_model(coder, corpus, split or "dev", allow_overlap, threshold, top_k, progress=advance)
+    if result["skipped"]:
+        err_console.print(f"[yellow]warning: {result['skipped']} notes could not be scored and are not in "
+                          "the figures (run medcode predict on the corpus for the reasons)[/yellow]")
+    if result["training_overlap"]:
+        err_console.print(f"[yellow]warning: {result['training_overlap']} notes were in the training data[/yellow]")
+    return result, f"medcode evaluation on {result['corpus']} ({result['notes']} notes)"
 
 
 def _decisions_audit(url: str, model: Path | None, corpus: Path | None, split: str | None, top_k: int,

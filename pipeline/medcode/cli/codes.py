@@ -139,7 +139,7 @@ def codes_install(
     as_json: bool = JsonFlag,
 ) -> None:
     """Build a release folder under $MEDCODE_HOME/releases from the official files (nothing is downloaded)."""
-    from medcode.codesets.releases import install
+    from medcode.codesets.install import install
 
     with status("reading the release files"):
         release = install(files, name, effective, replace)

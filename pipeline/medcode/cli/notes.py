@@ -29,9 +29,10 @@ from medcode.cli.app import (
     write_json,
 )
 from medcode.cli.render import print_coder_notes, suggestion_tables
-from medcode.corpus import DEFAULT_MAX_CHARS, count_notes
+from medcode.corpus import count_notes
 from medcode.errors import EXIT_SKIPPED, InputError
 from medcode.nlp.suggester import DEFAULT_SUGGESTIONS
+from medcode.notes import DEFAULT_MAX_CHARS
 from medcode.textsafe import shown
 
 

@@ -3,7 +3,7 @@
 Each table is vendored in ``medcode/data`` as gzipped JSON built by ``pipeline/devtools/build_tables.py``
 from the CDC/NCHS XML (public domain). The file keeps the tables' own structure (term paths, titles as
 printed, codes as printed, "see" references); everything that depends on how medcode normalises words
-(stopwords, singulars, ``synonyms.json``) is done here, at load time, so a table always matches note
+(stopwords, singulars, ``synonyms.json``) is done at load time, so a table always matches note
 text the same way the rest of medcode does, whatever the synonyms say today.
 
 A lookup takes the canonical content words of a sentence (what :func:`medcode.textnorm.content_words`
@@ -12,97 +12,28 @@ returns) and returns every entry all of whose path words are among them, most sp
     words = set(content_words("Adenocarcinoma of the right upper lobe of the lung."))
     NeoplasmTable.load().find(words)[0].path      # ("lung", "upper lobe")
 
-How the tables' printing conventions are read:
-
-* A sub-term inherits its parents: "lung" > "upper lobe" is the path ``("lung", "upper lobe")`` and needs
-  both words. The Table of Neoplasms' main term ("Neoplasm, neoplastic") is left out of paths: every
-  entry of that table is about a neoplasm, and its own codes are :attr:`NeoplasmTable.site_unspecified`.
-* Nonessential modifiers, the parenthesised words of a title ("bladder (urinary)"), are optional: the
-  entry matches without them, and each one the text also has counts towards the match.
-* "NEC" and "NOS" are dropped: notes do not write them.
-* Commas (followed by a space: "2,4-D" is one name): the first part of a title is required. A later
-  part is an alternative to it when it is an inflection of it ("Fall, falling", "abdomen, abdominal",
-  "Bite, bitten by"), nothing at all when it is only function words ("from, off, out of"), and
-  otherwise an optional qualifier ("lingula, lung", "cable car, not on rails"). "or" makes the words on
-  either side alternatives ("bile or biliary", "alimentary canal or tract"); a hyphenated word also
-  matches written as two ("upper-outer quadrant").
-* A few word forms notes use and the tables do not ("fell" for "Fall") are mapped on both sides by
-  :data:`EXTRA_FORMS`.
-* "see" references without codes are followed where the target exists in the same table (the codes are
-  then the target's, and :attr:`TableHit.via` names the reference). For a neoplasm site, the sub-sites
-  of the target of a "see" or "see also" are also reachable under the referring term: "bowel" > "small"
-  through "see Neoplasm, intestine", "colon" > "ascending" through "see also Neoplasm, intestine,
-  large". Other references ("see Melanoma", "see Table of Drugs and Chemicals", "see subcategory
-  T75.0") are kept in :attr:`TableHit.see`; ``find(..., with_refs=True)`` returns such code-less entries.
-* Codes are kept as printed, with their dot: a trailing "-" ("C34.1-") means more characters are needed.
-  A dash alone means the column has no code, and the column is left out. Table of Drugs codes such as
-  ``T39.1X1`` still need the 7th (encounter) character, as in the printed table.
+How the tables' printing conventions are read is told in :mod:`medcode.codesets.index_titles`.
 """
 
 from __future__ import annotations
 
 import functools
 import gzip
-import itertools
 import json
 import logging
-import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import ClassVar, NamedTuple, Self
 
+from medcode.codesets.index_titles import Level, canonical_words, parse_title
 from medcode.errors import MedcodeError
-from medcode.textnorm import content_words
 
 logger = logging.getLogger(__name__)
 
+
 #: Version of the vendored table files' layout; the build script writes it, :meth:`_IndexTable.load` checks it.
 TABLE_FORMAT = 1
-
-#: Word forms the index lookups apply on top of ``synonyms.json``, to the words of the text and of the
-#: table alike. External-cause terms are verbs or gerunds ("Fall, falling", "Slipping", "Tripping") that a
-#: note writes in the past tense ("fell", "slipped", "tripped"); a few site adjectives of the Table of
-#: Neoplasms are missing from the synonyms. Kept here, not in ``synonyms.json``, because the knowledge
-#: base's aliases would change with it. "Struck by" and "Striking against" (and "Kicked by" / "Kicking")
-#: are different external causes, so those verbs are left alone.
-EXTRA_FORMS: dict[str, str] = {
-    # External causes: what a note writes -> the form of the index's term. Forms the index prints
-    # itself ("Fall, falling", "Bite, bitten by", "Jumped, jumping") need no entry.
-    "fell": "fall",
-    "slipped": "slipping",
-    "slip": "slipping",
-    "tripped": "tripping",
-    "trip": "tripping",
-    "stumbled": "stumbling",
-    "burnt": "burn",
-    "scalded": "scald",
-    "stabbed": "stab",
-    "drowned": "drowning",
-    "stung": "sting",
-    "crashed": "crash",
-    "collided": "collision",
-    "assaulted": "assault",
-    "overdosed": "overdose",
-    "electrocuted": "electrocution",
-    "ingested": "ingestion",
-    "inhaled": "inhalation",
-    # A site adjective of the Table of Neoplasms that synonyms.json lacks and "anus, anal" cannot
-    # show as an inflection (two letters in common).
-    "anal": "anus",
-}
-
-#: Alternatives one title may expand to through "or"; beyond it the first alternative of each slot is kept.
-_MAX_VARIANTS = 32
-#: Letters an inflection shares with the word it inflects ("bite" / "bitten", "abdomen" / "abdominal").
-_INFLECTION_PREFIX = 3
-_NEC_NOS_RE = re.compile(r"\b(?:NEC|NOS)\b")
-#: What makes a title more than one plain phrase.
-_SPECIAL_RE = re.compile(r", |-|\bor\b|\bNEC\b|\bNOS\b", re.IGNORECASE)
-#: A comma that separates the parts of a title; one without a space is part of a name ("2,4-D").
-_COMMA_RE = re.compile(r",\s+")
-_LEADING_CONJUNCTION_RE = re.compile(r"^(?:or|and)\s+", re.IGNORECASE)
 
 
 class TableError(MedcodeError):
@@ -118,7 +49,7 @@ class TableHit:
         path: the entry's term path as printed, parents first: ``("lung", "upper lobe")``,
             ``("Fall, falling (accidental)", "from, off, out of", "ladder")``.
         matched: the canonical words of the path found in the text (required ones and any nonessential
-            modifier the text also has), after :data:`EXTRA_FORMS`.
+            modifier the text also has), after :data:`~medcode.codesets.index_titles.EXTRA_FORMS`.
         specificity: how many canonical path words the match uses (``len(matched)``): more is more specific.
         codes: column -> code as printed, with its dot; may end in "-" (more characters needed). Columns
             without a code are absent; the dict is empty for a reference-only entry (see ``see``).
@@ -141,25 +72,6 @@ class TableHit:
     via: str = ""
 
 
-class _Level(NamedTuple):
-    """How one title matches: one of ``alternatives`` (word sets) must be in the text, ``optional`` may be.
-
-    ``always`` holds the words every alternative needs (none when the title may match no word at all).
-    """
-
-    alternatives: tuple[frozenset[str], ...]
-    optional: frozenset[str]
-    always: frozenset[str]
-
-
-def _level(alternatives: Iterable[frozenset[str]], optional: frozenset[str]) -> _Level:
-    alternatives = tuple(dict.fromkeys(alternatives)) or (frozenset(),)
-    if len(alternatives) == 1:
-        return _Level(alternatives, optional, alternatives[0])
-    always = frozenset.intersection(*alternatives) if all(alternatives) else frozenset()
-    return _Level(alternatives, optional, always)
-
-
 class _Entry(NamedTuple):
     """One term of a table. Its path is its parents' titles and its own (``parent`` is -1 at the top).
 
@@ -169,96 +81,11 @@ class _Entry(NamedTuple):
 
     parent: int
     title: str
-    level: _Level
+    level: Level
     codes: str
     see: tuple[str, ...]
     see_also: tuple[str, ...]
     via: str
-
-
-@functools.cache
-def _words(text: str) -> frozenset[str]:
-    """Canonical words of a stretch of title, as note text gets them, plus :data:`EXTRA_FORMS`."""
-    return frozenset(EXTRA_FORMS.get(w, w) for w in content_words(text))
-
-
-def canonical_words(words: Iterable[str]) -> set[str]:
-    """Apply :data:`EXTRA_FORMS` to words from :func:`medcode.textnorm.content_words`."""
-    return {EXTRA_FORMS.get(w, w) for w in words}
-
-
-def _variants(part: str) -> list[frozenset[str]]:
-    """Word sets a comma-free stretch of title may be written as.
-
-    "or" makes its neighbours alternatives ("alimentary canal or tract" -> {alimentary, canal},
-    {alimentary, tract}); a hyphenated word may also be written as two ("upper-outer quadrant" ->
-    {upperouter, quadrant}, {upper, outer, quadrant}). An empty set means the part is only function
-    words and asks nothing of the text.
-    """
-    tokens = part.split()
-    if "-" not in part and not any(t.lower() == "or" for t in tokens):
-        return [_words(part)]
-    slots: list[list[frozenset[str]]] = []
-    join_next = False
-    for token in tokens:
-        if token.lower() == "or":
-            join_next = bool(slots)
-            continue
-        words = _words(token)
-        if not words:
-            continue
-        spellings = [words, _words(token.replace("-", " "))] if "-" in token else [words]
-        if join_next:
-            slots[-1].extend(spellings)
-        else:
-            slots.append(spellings)
-        join_next = False
-    combos = itertools.islice(itertools.product(*slots), _MAX_VARIANTS)
-    variants = {frozenset().union(*combo) for combo in combos}
-    return sorted(variants, key=lambda v: (-len(v), sorted(v)))
-
-
-def _is_inflection(part: str, lead: str) -> bool:
-    """Whether a later comma part is one word inflecting a word of the first ("Bite, bitten by")."""
-    words = [t.lower() for t in part.split() if _words(t)]
-    if len(words) != 1 or len(words[0]) < _INFLECTION_PREFIX:
-        return False
-    prefix = words[0][:_INFLECTION_PREFIX]
-    return any(t.lower().startswith(prefix) for t in lead.split() if len(t) >= _INFLECTION_PREFIX)
-
-
-@functools.cache
-def _parse_title(essential: str, optional: tuple[str, ...]) -> _Level:
-    """Read one printed title (modifiers already set apart) into the words it needs and may use.
-
-    Args:
-        essential: the title without its nonessential modifiers, e.g. ``"Fall, falling"``.
-        optional: its nonessential modifiers, e.g. ``("(accidental)",)``.
-
-    Returns:
-        The title's alternatives and optional words (see the module docstring for the conventions).
-    """
-    if not _SPECIAL_RE.search(essential):
-        # Most titles are one plain phrase ("Acetaminophen", "upper lobe"): skip the general reading.
-        words = _words(essential)
-        return _Level((words,), frozenset().union(*map(_words, optional)) if optional else frozenset(), words)
-    parts = [_LEADING_CONJUNCTION_RE.sub("", p.strip()) for p in _COMMA_RE.split(_NEC_NOS_RE.sub(" ", essential))]
-    parts = [p for p in parts if p]
-    if not parts:
-        return _level((), frozenset())
-    alternatives = _variants(parts[0])
-    extra: set[str] = set()
-    for part in parts[1:]:
-        variants = _variants(part)
-        if not any(variants):
-            alternatives.append(frozenset())
-        elif _is_inflection(part, parts[0]):
-            alternatives.extend(variants)
-        else:
-            extra.update(w for v in variants for w in v)
-    for text in optional:
-        extra |= _words(text)
-    return _level(alternatives, frozenset(extra))
 
 
 #: A table row's fields after ``[title, parent]`` when the row leaves them out (see ``_build_entries``).
@@ -360,7 +187,7 @@ class _IndexTable:
         titles = []
         for title in data["titles"]:
             printed, essential, *optional = [title, title] if isinstance(title, str) else title
-            titles.append((printed, _parse_title(essential, tuple(optional))))
+            titles.append((printed, parse_title(essential, tuple(optional))))
         entries: list[_Entry] = []
         grafts: list[tuple[int, list[int], str]] = []
         for number, row in enumerate(data["entries"]):
@@ -411,7 +238,7 @@ class _IndexTable:
 
         Args:
             words: canonical content words of a sentence, as :func:`medcode.textnorm.content_words`
-                returns them (:data:`EXTRA_FORMS` is applied here).
+                returns them (:data:`~medcode.codesets.index_titles.EXTRA_FORMS` is applied here).
             limit: the most hits to return.
             with_refs: also return entries that have no codes, only a "see" reference.
 
@@ -512,13 +339,12 @@ class ExternalCauseIndex(_IndexTable):
 #: Every index table, by the name its hits carry.
 TABLES: dict[str, type[_IndexTable]] = {t.TABLE: t for t in (NeoplasmTable, DrugTable, ExternalCauseIndex)}
 
+
 __all__ = [
-    "EXTRA_FORMS",
     "TABLES",
     "DrugTable",
     "ExternalCauseIndex",
     "NeoplasmTable",
     "TableError",
     "TableHit",
-    "canonical_words",
 ]

@@ -15,7 +15,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from medcode.about import SYSTEMS
-from medcode.corpus import Note
+from medcode.notes import Note
 
 
 def baseline_rankings(train: list[Note], test: list[Note], depth: int = 100, seed: int = 0,

@@ -16,8 +16,9 @@ from pathlib import Path
 from medcode.about import DEFAULT_TOP_K, SYSTEMS
 from medcode.batch.files import read_capped
 from medcode.codesets.kb import guess_system, normalize_code
-from medcode.corpus import Note, NoteError, read_gold_tsv, read_notes
+from medcode.corpus import read_gold_tsv, read_notes
 from medcode.errors import InputError
+from medcode.notes import Note, NoteError
 from medcode.textsafe import check_id, shown
 
 

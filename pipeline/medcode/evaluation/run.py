@@ -9,7 +9,7 @@ from medcode.corpus import load_notes
 from medcode.errors import TrainingOverlapError
 from medcode.evaluation.audit import audit, paired_comparison
 from medcode.evaluation.predictions import Predictions, gold_of, model_predictions, read_gold, read_predictions
-from medcode.storage import note_fingerprint
+from medcode.manifest import note_fingerprint
 
 #: The figures a model card keeps from an audit.
 HEADLINE = ("notes", "MAP", "P@1", "P@5", "P@10", "P@30", "R@1", "R@5", "R@10", "R@30", "ci95")

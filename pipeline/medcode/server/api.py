@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, Query
 
 from medcode.about import __version__
 from medcode.codesets.kb import guess_system, normalize_code
-from medcode.corpus import Note, check_text
 from medcode.decisions.schema import ANSWER
 from medcode.decisions.store import new_id, note_hash
+from medcode.notes import Note, check_text
 from medcode.server.bench import ApiError, Workbench, get_bench
 from medcode.server.schemas import (
     CodesIn,

@@ -13,8 +13,8 @@ import threading
 import traceback
 from collections import OrderedDict
 
-from medcode.corpus import Note, check_text
 from medcode.errors import MedcodeError
+from medcode.notes import Note, check_text
 
 logger = logging.getLogger(__name__)
 

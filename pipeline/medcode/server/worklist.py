@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medcode.corpus import Note, NoteError, check_text, read_notes
+from medcode.corpus import read_notes
 from medcode.decisions.store import note_hash
 from medcode.errors import InputError
+from medcode.notes import Note, NoteError, check_text
 
 WORKLIST, PASTED = "worklist", "pasted"
 
