@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -29,6 +30,7 @@ class Combination:
     add: str
     replace: tuple[tuple[str, str], ...]
     group: str
+    none_words: tuple[frozenset[str], ...] = ()
 
 
 @functools.cache
@@ -38,7 +40,7 @@ def combinations() -> tuple[Combination, ...]:
     return tuple(Combination(tuple(tuple(g) for g in r["all"]), tuple(r.get("none", ())),
                              tuple(frozenset(w) for w in r.get("words", ())), r.get("add", ""),
                              tuple(sorted(r.get("replace", {}).items(), key=lambda kv: -len(kv[0]))),
-                             r.get("group", ""))
+                             r.get("group", ""), tuple(frozenset(w) for w in r.get("none_words", ())))
                  for r in data["combinations"])
 
 
@@ -89,6 +91,8 @@ def combination_codes(found: Iterable[tuple[str, int, object]], words: set[str])
                 continue
             if rule.words and not any(w <= words for w in rule.words):
                 continue
+            if any(w <= words for w in rule.none_words):
+                continue
             code = _combined(rule, [code for _, _, code, _ in best])
             if code:
                 out.append((best[0][3], code))
@@ -108,3 +112,68 @@ def _combined(rule: Combination, codes: list[str]) -> str | None:
         last = codes[-1]
         return next((new + last[len(old):] for old, new in rule.replace if last.startswith(old)), None)
     return rule.add.format(codes[0][:3])
+
+
+#: A resection named as past: "s/p R hemicolectomy", "history of total hysterectomy", "mastectomy in 2015",
+#: "splenectomy 10 years ago", "3 years after sigmoid colectomy" (the words between are the side and kind).
+_PAST_BEFORE = re.compile(r"\b(?:s/p|status\s+post|history\s+of|hx\s+of|hx|h/o|prior|previous|remote|"
+                          r"\d+\s*-?\s*(?:years?|yrs?|months?)\s+after)((?:\s+[\w-]+){0,3}?)"
+                          r"\s+([a-z]+ectomy|whipple|enucleation)\b", re.IGNORECASE)
+_PAST_AFTER = re.compile(r"\b([a-z]+ectomy|whipple)\b(?:\s+(?:in|on))?\s+(?:(?:19|20)\d\d\b|\d+\s+(?:years?|yrs?|months?)\s+ago)",
+                         re.IGNORECASE)
+_SIDES = (("bilateral", re.compile(r"\b(?:bilateral|both|b/l|double)\b", re.I)),
+          ("right", re.compile(r"\b(?:right|r|rt)\b", re.I)), ("left", re.compile(r"\b(?:left|l|lt)\b", re.I)))
+
+
+@functools.cache
+def _absences() -> dict[str, object]:
+    data = json.loads(resources.files("medcode.data").joinpath(RULES_FILE).read_text("utf-8"))
+    return data.get("acquired_absence", {}).get("procedures", {})
+
+
+def absence_codes(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, code)`` of the acquired-absence (Z90) code of each resection a note names as past."""
+    if "ectomy" not in text.lower() and "whipple" not in text.lower() and "enucleation" not in text.lower():
+        return []  # most notes
+    table = _absences()
+    out = []
+    for pattern, between_group, word_group in ((_PAST_BEFORE, 1, 2), (_PAST_AFTER, None, 1)):
+        for m in pattern.finditer(text):
+            word = m.group(word_group).lower()
+            between = m.group(between_group) if between_group else ""
+            entry = table.get(f"{between.strip().lower().split()[-1]} {word}" if between.strip() else "", table.get(word))
+            if isinstance(entry, dict):
+                side = next((name for name, p in _SIDES if p.search(between or text[max(m.start() - 20, 0):m.start()])), "")
+                entry = entry.get(side)
+            if entry:
+                out.append((m.start(word_group), m.end(word_group), entry))
+    return list({code: (s, e, code) for s, e, code in out}.values())
+
+
+#: A follow-up visit ("f/u", "surveillance", "follow-up exam"; not a planned one: "follow-up in 2 weeks"), and a
+#: note saying the treatment is over.
+_FOLLOW_UP = re.compile(r"\b(?:follow[- ]?up|f/u|surveillance|post-?treatment\s+visit)\b(?!\s+(?:in|with|at|after|"
+                        r"on|planned|scheduled|arranged)\b)", re.IGNORECASE)
+_TREATMENT_OVER = re.compile(r"\b(?:no\s+(?:evidence\s+of\s+)?(?:recurrence|recurrent|residual|active)|NED|completed|"
+                             r"finished|resolved|cured|undetectable|in\s+remission)\b", re.IGNORECASE)
+_MALIGNANCY = re.compile(r"\b(?:cancer|carcinoma|adenocarcinoma|malignan\w*|lymphoma|melanoma|leukemia|sarcoma|"
+                         r"myeloma|seminoma|glioma|blastoma)\b", re.IGNORECASE)
+#: For Z09 the treatment of the condition itself is over ("annual follow-up" of Down syndrome, "no residual defect"
+#: after a repair, is a visit for a current condition, not Z09).
+_TREATED_AND_OVER = re.compile(r"\b(?:after\s+(?:completed\s+|completing\s+)?(?:treatment|therapy|antibiotics|course)|"
+                               r"completed\s+(?:treatment|therapy|course|antibiotics)|resolved|cured|removed|excised|resected)\b", re.IGNORECASE)
+#: Treatment still going on, or a recurrence: the condition is current, the visit is no Z08/Z09 follow-up.
+_STILL_TREATED = re.compile(r"\b(?:recurrence\s+(?:found|confirmed|noted|of)|recurred|metasta\w*|progress\w*|"
+                            r"on\s+(?:chemo\w*|tamoxifen|anastrozole|letrozole)|cycle\s+\d|continues?\s+\w*\s*treatment)\b",
+                            re.IGNORECASE)
+
+
+def follow_up_codes(text: str) -> list[tuple[int, int, str]]:
+    """Z08 (or Z09) for a follow-up examination after completed treatment of a malignancy (or of another
+    condition): Guidelines I.C.21.c.8, with the history code of what was treated (Z85-, Z86-, Z87-)."""
+    visit = _FOLLOW_UP.search(text)
+    if not visit or not _TREATMENT_OVER.search(text) or _STILL_TREATED.search(text):
+        return []
+    if _MALIGNANCY.search(text):
+        return [(visit.start(), visit.end(), "Z08")]
+    return [(visit.start(), visit.end(), "Z09")] if _TREATED_AND_OVER.search(text) else []
