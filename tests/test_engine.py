@@ -325,3 +325,12 @@ def test_receptor_status_and_pregnancy_or_newborn_chapters_need_their_record(nlp
     assert not any(c.startswith("Z17") for c in engine_codes(nlp, "Seen in the ER for chest pain."))
     assert not any(c.startswith("O") for c in engine_codes(nlp, "Type 2 diabetes, diet controlled."))
     assert any(c.startswith("O24.41") for c in engine_codes(nlp, "32 weeks pregnant, gestational diabetes, diet controlled."))
+
+
+def test_elevated_reading_stress_and_osteoporotic_fractures(nlp):
+    assert "R03.0" in engine_codes(nlp, "BP 152/94 on two readings; no prior dx of HTN.")
+    assert "R03.0" not in engine_codes(nlp, "BP 118/72. No history of hypertension.")
+    stress = engine_codes(nlp, "Stress fracture of the left second metatarsal.")
+    assert stress["M84.375A"][1] == 0 and not any(c.startswith("S92") and stress[c][1] == 0 for c in stress)
+    assert "M80.08XA" in engine_codes(nlp, "New L1 compression fracture due to senile osteoporosis.")
+    assert "M80.08XD" in engine_codes(nlp, "Follow-up of osteoporotic L1 compression fracture, healing as expected.")

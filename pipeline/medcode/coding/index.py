@@ -48,6 +48,12 @@ WEAK_WORDS = {"other": 0.3, "unspecified": 0.0, "female": 0.0}
 #: organism, never "the cause of diseases classified elsewhere", so "pyelonephritis, culture grew Klebsiella
 #: pneumoniae" had gone to J15.0 (Klebsiella *pneumonia*), which shares two of its three words.
 _ORGANISM_CODES = ("B95", "B96", "B97")
+#: Words that make a fracture no injury: a stress, pathological or osteoporotic fracture is M84.3-, M84.4- or
+#: M80.- (Index: Fracture, pathological / stress; Guidelines I.C.13.c), never a chapter 19 fracture code, so they
+#: are forbidden words of every S-code fracture title ("stress fracture of the left second metatarsal" had gone to
+#: S92.322A).
+NOT_TRAUMATIC = frozenset({"stress", "pathological", "pathologic", "osteoporotic", "osteoporosis", "insufficiency",
+                           "fatigue"})
 DEFAULT_WORDS = {"primary": ("M15", "M16", "M17", "M18", "M19"), "cause": _ORGANISM_CODES,
                  "diseas": _ORGANISM_CODES, "classified": _ORGANISM_CODES, "elsewhere": _ORGANISM_CODES}
 #: "without X" up to the next "with", comma or semicolon: "without cholecystitis with obstruction".
@@ -158,10 +164,12 @@ class CodeIndex:
         for i, code in enumerate(codes):
             seen = set()
             defaults = frozenset(w for w, prefixes in DEFAULT_WORDS.items() if code.startswith(prefixes))
+            not_traumatic = NOT_TRAUMATIC if code.startswith("S") and "racture" in listed[code]["title"] else frozenset()
             for text in [listed[code]["title"], *listed[code]["terms"]]:
                 required, optional, forbidden = describe(text)
                 if defaults & required:
                     required, optional = required - defaults, optional | (defaults & required)
+                forbidden = forbidden | not_traumatic
                 if required and required not in seen:
                     seen.add(required)
                     rows.append(Row(i, required, optional, forbidden))

@@ -177,3 +177,26 @@ def follow_up_codes(text: str) -> list[tuple[int, int, str]]:
     if _MALIGNANCY.search(text):
         return [(visit.start(), visit.end(), "Z08")]
     return [(visit.start(), visit.end(), "Z09")] if _TREATED_AND_OVER.search(text) else []
+
+
+#: A blood pressure reading ("BP 152/94", "blood pressure of 150/92") and a statement that hypertension was never
+#: diagnosed: R03.0, elevated blood-pressure reading without diagnosis of hypertension (Index: Elevated, blood
+#: pressure, reading, no diagnosis of hypertension). The words cannot find it: the value is a number and the
+#: statement a negation.
+_BP = re.compile(r"\b(?:BP|blood\s+pressures?)\b(?:\s+(?:of|was|is|reading|readings|at|today))*\s*:?\s*(\d{2,3})\s*/\s*(\d{2,3})",
+                 re.IGNORECASE)
+_NO_HYPERTENSION = re.compile(r"\b(?:no|without|never|denies)\s+(?:\w+\s+){0,3}?(?:diagnosis|dx|history|hx)\s+(?:of\s+)?"
+                              r"(?:hypertension|HTN)\b|\bnot\s+(?:been\s+)?diagnosed\s+with\s+(?:hypertension|HTN)\b",
+                              re.IGNORECASE)
+#: The reading is elevated at or above these (systolic, diastolic).
+ELEVATED_BP = (130, 80)
+
+
+def elevated_bp_codes(text: str) -> list[tuple[int, int, str]]:
+    """R03.0 for an elevated blood-pressure reading in a note that says hypertension was not diagnosed."""
+    m = _BP.search(text)
+    if not m or not _NO_HYPERTENSION.search(text):
+        return []
+    if int(m.group(1)) < ELEVATED_BP[0] and int(m.group(2)) < ELEVATED_BP[1]:
+        return []
+    return [(m.start(), m.end(), "R03.0")]

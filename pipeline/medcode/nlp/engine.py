@@ -28,7 +28,7 @@ from medcode.coding.index import CodeIndex
 from medcode.coding.measurements import VALUE_CATEGORIES, ValueRanges, trimester, value_codes
 from medcode.coding.newborn import NewbornCodes
 from medcode.coding.receptors import receptor_codes
-from medcode.coding.rules import absence_codes, combination_codes, follow_up_codes, history_code
+from medcode.coding.rules import absence_codes, combination_codes, elevated_bp_codes, follow_up_codes, history_code
 from medcode.coding.tables import table_codes
 from medcode.nlp.context import STATUS_KEY
 from medcode.nlp.matcher import HITS_KEY, CodeHit, span_label
@@ -184,7 +184,8 @@ class CodingEngine:
             hits.setdefault((start, end), []).append(CodeHit(code, CM, "engine", 1.0, 0))
             keys.setdefault((start, end), alias_key(["long", "term", "use", code]))
         values = (value_codes(doc.text, self._value_ranges()) + self._newborn_codes().newborn_codes(doc.text)
-                  + absence_codes(doc.text) + follow_up_codes(doc.text) + receptor_codes(doc.text))
+                  + absence_codes(doc.text) + follow_up_codes(doc.text) + receptor_codes(doc.text)
+                  + elevated_bp_codes(doc.text))
         for system, found_codes in ((CM, values), (PCS, cardiac_device_codes(doc.text))):
             for start_char, end_char, code in found_codes:
                 span = doc.char_span(start_char, end_char, alignment_mode="expand")
@@ -304,6 +305,8 @@ class CodingEngine:
                 found += [(code, 0, extent) for code in named]
         for extent, code in combination_codes(found, note_words):
             if code in self._positions:
+                # A rule's code that takes a 7th character gets the note's encounter (M80.08X -> M80.08XA / D).
+                code = self._complete(self.index, self._positions[code], note_words)
                 # The combination is the code of its conditions: it goes first, also when the sentence's words
                 # already ranked it lower.
                 hits[extent] = [h for h in hits.get(extent, ()) if h.code != code] + [CodeHit(code, CM, "engine", 1.0, 0)]
