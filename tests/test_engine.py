@@ -334,3 +334,16 @@ def test_elevated_reading_stress_and_osteoporotic_fractures(nlp):
     assert stress["M84.375A"][1] == 0 and not any(c.startswith("S92") and stress[c][1] == 0 for c in stress)
     assert "M80.08XA" in engine_codes(nlp, "New L1 compression fracture due to senile osteoporosis.")
     assert "M80.08XD" in engine_codes(nlp, "Follow-up of osteoporotic L1 compression fracture, healing as expected.")
+
+
+def test_a_relatives_drug_the_patient_took_is_the_patients_poisoning(nlp):
+    codes = engine_codes(nlp, "2-year-old found with his grandmother's metoprolol, ingested 2 tabs accidentally.")
+    assert FAMILY not in codes["T44.7X1A"][0]
+    assert FAMILY in engine_codes(nlp, "Mother had breast cancer.")["C50.919"][0]
+
+
+def test_deficits_of_an_acute_stroke_are_not_its_sequelae(nlp):
+    acute = engine_codes(nlp, "Acute ischemic stroke, embolic occlusion of the L MCA; residual R hemiparesis at discharge.")
+    assert "G81.91" in acute  # right: dominant by default (I.C.6.a)
+    late = engine_codes(nlp, "Residual left hemiparesis from a right MCA infarct 2 years ago.")
+    assert not any(c.startswith("G81") for c in late)

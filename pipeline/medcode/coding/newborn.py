@@ -18,6 +18,7 @@ from dataclasses import dataclass
 #: The note is about a baby: its subject is an infant, newborn or neonate ("Term male delivered vaginally here").
 _INFANT = re.compile(r"\b(?:newborns?|neonates?|neonatal|infants?|baby|nicu|nursery|(?:term|preterm|premature)\s+"
                      r"(?:male|female|boy|girl)|twin\s+[ab12])\b", re.IGNORECASE)
+_INFANT_CUES = ("newborn", "neonat", "infant", "baby", "nicu", "nursery", "term ", "twin")
 #: The birth itself, as a note writes it.
 _BIRTH = re.compile(r"\b(?:born|delivered|delivery|birth|n?svd)\b", re.IGNORECASE)
 #: Born in this hospital.
@@ -89,6 +90,9 @@ class NewbornCodes:
 
     def newborn_codes(self, text: str) -> list[tuple[int, int, str]]:
         """``(start, end, code)`` (character offsets of the evidence) for a newborn's birth record."""
+        low = text.lower()
+        if not any(w in low for w in _INFANT_CUES):
+            return []  # most notes: a substring test first
         infant = _INFANT.search(text)
         birth = _BIRTH.search(text)
         if not infant or not birth or _MATERNAL.search(text):

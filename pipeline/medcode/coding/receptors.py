@@ -21,13 +21,15 @@ _NEGATIVE = r"(?:-(?!\w)|[\s-]*(?:is\s+|was\s+|status\s+)?(?:negative|neg\b|not\
 _PATTERNS = tuple((re.compile(rf"(?<![\w-])(?:{name})(?:{_POSITIVE}|({_NEGATIVE}))", re.IGNORECASE if len(name) > 4 else 0),
                    codes) for name, codes in _RECEPTORS)
 #: A neoplasm must be named: "ER" alone is also the emergency room.
+_NEOPLASM_CUES = ("cancer", "carcinoma", "malignan", "tumo", "neoplasm", "idc", "ilc", "dcis")
 _NEOPLASM = re.compile(r"\b(?:cancer|carcinoma|adenocarcinoma|malignan\w*|tumou?r|neoplasm|IDC|ILC|DCIS)\b", re.IGNORECASE)
 
 
 def receptor_codes(text: str) -> list[tuple[int, int, str]]:
     """``(start, end, code)`` for each receptor status the note states, in a note that names a neoplasm."""
-    if not _NEOPLASM.search(text):
-        return []
+    low = text.lower()
+    if not any(w in low for w in _NEOPLASM_CUES) or not _NEOPLASM.search(text):
+        return []  # most notes: a substring test first (the regular expressions cost ~0.1 ms on a long note)
     out = []
     for pattern, (positive, negative) in _PATTERNS:
         if m := pattern.search(text):

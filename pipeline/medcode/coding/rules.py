@@ -171,6 +171,9 @@ _STILL_TREATED = re.compile(r"\b(?:recurrence\s+(?:found|confirmed|noted|of)|rec
 def follow_up_codes(text: str) -> list[tuple[int, int, str]]:
     """Z08 (or Z09) for a follow-up examination after completed treatment of a malignancy (or of another
     condition): Guidelines I.C.21.c.8, with the history code of what was treated (Z85-, Z86-, Z87-)."""
+    low = text.lower()
+    if not any(w in low for w in ("follow", "f/u", "surveillance", "treatment")):
+        return []  # most notes: a substring test first
     visit = _FOLLOW_UP.search(text)
     if not visit or not _TREATMENT_OVER.search(text) or _STILL_TREATED.search(text):
         return []
@@ -194,6 +197,9 @@ ELEVATED_BP = (130, 80)
 
 def elevated_bp_codes(text: str) -> list[tuple[int, int, str]]:
     """R03.0 for an elevated blood-pressure reading in a note that says hypertension was not diagnosed."""
+    low = text.lower()
+    if "htn" not in low and "hypertension" not in low:
+        return []  # most notes: a substring test first
     m = _BP.search(text)
     if not m or not _NO_HYPERTENSION.search(text):
         return []

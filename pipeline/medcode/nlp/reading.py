@@ -138,7 +138,7 @@ class SentenceReader:
             return side
         words = norm_words(token)
         if "-" in token:
-            parts = tuple(w for part in token.split("-") for w in norm_words(part))
+            parts = tuple(w for part in token.split("-") for w in _SIDE_LETTERS.get(part) or norm_words(part))
             words = tuple(dict.fromkeys(words + parts))
         return words
 
