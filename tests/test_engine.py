@@ -347,3 +347,13 @@ def test_deficits_of_an_acute_stroke_are_not_its_sequelae(nlp):
     assert "G81.91" in acute  # right: dominant by default (I.C.6.a)
     late = engine_codes(nlp, "Residual left hemiparesis from a right MCA infarct 2 years ago.")
     assert not any(c.startswith("G81") for c in late)
+
+
+def test_chemotherapy_encounter_and_its_neutropenia(nlp):
+    assert "Z51.11" in engine_codes(nlp, "Infusion clinic: cycle 3 of FOLFOX given through the port for colon cancer.")
+    from medcode.coding.rules import therapy_encounter_codes
+
+    assert therapy_encounter_codes("Oncology consult for colon cancer: plan 4 cycles of chemotherapy.") == []
+    assert therapy_encounter_codes("Brain metastases. Dexamethasone started; RT to follow.") == []
+    codes = engine_codes(nlp, "Admitted with febrile neutropenia 10 days after chemotherapy for breast cancer.")
+    assert {"D70.1", "T45.1X5A", "R50.81"} <= set(codes)

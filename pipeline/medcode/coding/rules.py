@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 
+from medcode.textnorm import content_words
+
 RULES_FILE = "coding_rules.json"
 
 
@@ -33,14 +35,20 @@ class Combination:
     none_words: tuple[frozenset[str], ...] = ()
 
 
+def _canonical(words: list[str]) -> frozenset[str]:
+    """A rule's words as the engine reads a note ("chemotherapy" is "antineoplastic", "malignancy" is "malignant
+    neoplasm"), so the data can say them as a note does."""
+    return frozenset(content_words(" ".join(words)))
+
+
 @functools.cache
 def combinations() -> tuple[Combination, ...]:
     """The combination rules, in file order."""
     data = json.loads(resources.files("medcode.data").joinpath(RULES_FILE).read_text("utf-8"))
     return tuple(Combination(tuple(tuple(g) for g in r["all"]), tuple(r.get("none", ())),
-                             tuple(frozenset(w) for w in r.get("words", ())), r.get("add", ""),
+                             tuple(_canonical(w) for w in r.get("words", ())), r.get("add", ""),
                              tuple(sorted(r.get("replace", {}).items(), key=lambda kv: -len(kv[0]))),
-                             r.get("group", ""), tuple(frozenset(w) for w in r.get("none_words", ())))
+                             r.get("group", ""), tuple(_canonical(w) for w in r.get("none_words", ())))
                  for r in data["combinations"])
 
 
@@ -206,3 +214,38 @@ def elevated_bp_codes(text: str) -> list[tuple[int, int, str]]:
     if int(m.group(1)) < ELEVATED_BP[0] and int(m.group(2)) < ELEVATED_BP[1]:
         return []
     return [(m.start(), m.end(), "R03.0")]
+
+
+#: An encounter for the treatment itself (Guidelines I.C.2.e.2: Z51.0 radiotherapy, Z51.11 chemotherapy, Z51.12
+#: immunotherapy, first): a cycle given, an infusion of the drug, a radiation fraction delivered. A plan ("RT to
+#: follow", "will start chemotherapy") or a past course is no such encounter, nor is a complication of it.
+_THERAPY_ENCOUNTER = (
+    ("Z51.11", re.compile(r"\b(?:cycle\s+\d+|C\d+D\d+|infusion\s+clinic|(?:admitted|here|seen|presents?)\s+for\s+(?:\w+\s+){0,3}?"
+                          r"chemo\w*|chemo\w*\s+(?:was\s+)?(?:infused|given|administered)|(?:infusion|administration)\s+of\s+"
+                          r"(?:\w+\s+){0,3}?(?:FOLFOX|FOLFIRI|doxorubicin|cyclophosphamide|paclitaxel|docetaxel|carboplatin|"
+                          r"cisplatin|oxaliplatin|gemcitabine|rituximab|chemo\w*))", re.IGNORECASE)),
+    ("Z51.12", re.compile(r"\b(?:(?:infusion|dose|cycle)\s+(?:\d+\s+)?of\s+(?:pembrolizumab|nivolumab|atezolizumab|durvalumab|"
+                          r"ipilimumab)|immunotherapy\s+(?:infusion|given|administered))", re.IGNORECASE)),
+    ("Z51.0", re.compile(r"\b(?:external\s+beam|radiation\s+(?:therapy\s+)?(?:fraction|session|treatment)\s+\d+|fraction\s+\d+\s+of|"
+                         r"(?:IMRT|SBRT|radiotherapy|radiation\s+therapy)\s+(?:was\s+)?(?:given|delivered|session)|"
+                         r"(?:admitted|here|seen)\s+for\s+(?:\w+\s+){0,2}?(?:radiation|radiotherapy))", re.IGNORECASE)),
+)
+_PLANNED_THERAPY = re.compile(r"\b(?:plan(?:ned|s)?|will|to\s+follow|scheduled|referr\w*|consider\w*|discuss\w*|after\s+completing)\b",
+                              re.IGNORECASE)
+
+
+def therapy_encounter_codes(text: str) -> list[tuple[int, int, str]]:
+    """Z51.0 / Z51.11 / Z51.12 for a visit at which the cancer treatment is given."""
+    low = text.lower()
+    if not any(w in low for w in ("chemo", "cycle", "infusion", "radiation", "radiotherapy", "beam", "fraction", "imrt",
+                                  "sbrt", "immunotherapy")):
+        return []  # most notes: a substring test first
+    out = []
+    for code, pattern in _THERAPY_ENCOUNTER:
+        for m in pattern.finditer(text):
+            start = max(text.rfind(".", 0, m.start()), text.rfind(";", 0, m.start())) + 1
+            end = min((i for i in (text.find(".", m.end()), text.find(";", m.end())) if i >= 0), default=len(text))
+            if not _PLANNED_THERAPY.search(text[start:end]):
+                out.append((m.start(), m.end(), code))
+                break
+    return out

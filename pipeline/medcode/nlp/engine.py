@@ -28,7 +28,14 @@ from medcode.coding.index import CodeIndex
 from medcode.coding.measurements import VALUE_CATEGORIES, ValueRanges, trimester, value_codes
 from medcode.coding.newborn import NewbornCodes
 from medcode.coding.receptors import receptor_codes
-from medcode.coding.rules import absence_codes, combination_codes, elevated_bp_codes, follow_up_codes, history_code
+from medcode.coding.rules import (
+    absence_codes,
+    combination_codes,
+    elevated_bp_codes,
+    follow_up_codes,
+    history_code,
+    therapy_encounter_codes,
+)
 from medcode.coding.tables import table_codes
 from medcode.nlp.context import STATUS_KEY
 from medcode.nlp.matcher import HITS_KEY, CodeHit, span_label
@@ -187,7 +194,7 @@ class CodingEngine:
             keys.setdefault((start, end), alias_key(["long", "term", "use", code]))
         values = (value_codes(doc.text, self._value_ranges()) + self._newborn_codes().newborn_codes(doc.text)
                   + absence_codes(doc.text) + follow_up_codes(doc.text) + receptor_codes(doc.text)
-                  + elevated_bp_codes(doc.text))
+                  + elevated_bp_codes(doc.text) + therapy_encounter_codes(doc.text))
         for system, found_codes in ((CM, values), (PCS, cardiac_device_codes(doc.text))):
             for start_char, end_char, code in found_codes:
                 span = doc.char_span(start_char, end_char, alignment_mode="expand")
