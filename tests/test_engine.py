@@ -244,3 +244,116 @@ def test_learned_aliases_are_no_conditions_for_combinations_or_histories(nlp):
     codes = engine_codes(learned, "G2P1 at 28 weeks with gestational diabetes.")
     assert "Z3A.28" in codes and not any(c.startswith("O10") for c in codes), codes
     assert "Z86.79" not in engine_codes(learned, "History of diabetes, now diet controlled.")
+
+
+def test_place_activity_and_status_of_an_injury(nlp):
+    # Y92/Y93/Y99 from the Index to External Causes' own main terms; "home" is its "residence".
+    codes = engine_codes(nlp, "Cut her left thumb with a kitchen knife while slicing vegetables in her kitchen at home.")
+    assert {"Y92.000", "Y93.G1"} <= set(codes)
+    road = engine_codes(nlp, "Passenger in a car hit by a truck on the interstate. Closed fracture of the sternum.")
+    assert "Y92.411" in road and not any(c.startswith("Y92.81") for c in road)  # the road, not the car
+    assert "Y99.0" in engine_codes(nlp, "Warehouse worker strained his lower back lifting boxes at work.")
+    # Reported at the initial encounter only, and never without an injury.
+    assert not any(c.startswith("Y92") for c in engine_codes(nlp, "Follow-up of a healing wrist fracture after a fall at home."))
+    assert not any(c.startswith("Y92") for c in engine_codes(nlp, "Diabetes, stable at home on metformin."))
+
+
+def test_an_external_cause_title_needs_an_injury_event(nlp):
+    # "healing well" / "well-child" is no fall into a well (W17.0), while a cut with a knife keeps its cause.
+    assert not any(c.startswith("W17") for c in engine_codes(nlp, "Pathological fracture of the femur, healing well."))
+    assert "W26.0XXA" in engine_codes(nlp, "Cut her finger with a kitchen knife.")
+
+
+def test_side_letters_and_primary_osteoarthritis(nlp):
+    assert engine_codes(nlp, "OA R ankle, stiffness.")["M19.071"][1] == 0  # R = right; osteoarthritis is primary
+    assert engine_codes(nlp, "Osteoarthritis of both knees.")["M17.0"][1] == 0  # not M17.4 bilateral secondary
+    assert "M17.5" in engine_codes(nlp, "Secondary osteoarthritis of the right knee.")
+    assert not any(c.startswith("D") for c in engine_codes(nlp, "Removed 5 l of fluid."))
+
+
+def test_newborn_birth_record_and_prematurity_from_values(nlp):
+    codes = engine_codes(nlp, "Male infant born here by C-section at 34 0/7 wks, birth weight 2100 g.")
+    assert {"Z38.01", "P07.18", "P07.37"} <= set(codes)
+    assert "Z38.00" in engine_codes(nlp, "Term female delivered vaginally in this hospital, exam normal.")
+    # Not the mother's record, nor a baby transferred in.
+    newborn = nlp.get_pipe("medcode_engine")._newborn_codes()
+    assert newborn.newborn_codes("Preterm labor at 33 weeks with vaginal delivery of a liveborn infant.") == []
+    assert newborn.newborn_codes("Infant born here, transferred at 20 hours of life with jaundice.") == []
+    assert [c for *_, c in newborn.newborn_codes("Newborn born here at 39 weeks, birth weight 3400 g.")] == ["Z38.00"]
+
+
+def test_anemia_of_a_malignancy_is_d63_0_but_not_chemotherapys(nlp):
+    assert "D63.0" in engine_codes(nlp, "Multiple myeloma with anemia due to the myeloma.")
+    assert "D63.0" not in engine_codes(nlp, "Anemia due to chemotherapy for breast cancer.")
+
+
+def test_past_resection_is_an_acquired_absence_and_a_follow_up_after_treatment(nlp):
+    codes = engine_codes(nlp, "Onc f/u: hx R breast cancer s/p R mastectomy 2015, completed treatment; no evidence of recurrence.")
+    assert {"Z90.11", "Z08"} <= set(codes)
+    assert "Z09" in engine_codes(nlp, "F/u 6 wks after treatment for pneumonia; pneumonia resolved.")
+    # A resection done now is a procedure; a planned follow-up is no follow-up visit.
+    assert not any(c.startswith("Z90") for c in engine_codes(nlp, "Laparoscopic cholecystectomy for acute cholecystitis."))
+    assert not {"Z08", "Z09"} & set(engine_codes(nlp, "Cough resolved. Follow-up in 2 weeks."))
+
+
+def test_taken_as_prescribed_is_an_adverse_effect_even_when_stopped(nlp):
+    codes = engine_codes(nlp, "Hyponatremia due to hydrochlorothiazide taken as prescribed; HCTZ stopped.")
+    assert "T50.2X5A" in codes and "T50.2X6A" not in codes
+    under = engine_codes(nlp, "Seizure; she stopped phenytoin because she could not afford the refill.")
+    assert {"T42.0X6A", "Z91.120"} <= set(under)
+
+
+def test_open_reduction_is_no_open_fracture(nlp):
+    assert "S52.531A" in engine_codes(nlp, "Open reduction and internal fixation of a displaced right Colles fracture.")
+    assert "S82.221B" in engine_codes(nlp, "Open displaced transverse fracture of the right tibial shaft, Gustilo type II.")
+
+
+def test_organism_of_an_infection_coded_elsewhere(nlp):
+    assert "B96.1" in engine_codes(nlp, "Pyelonephritis; urine culture grew Klebsiella pneumoniae.")
+
+
+def test_pacemaker_generator_and_its_leads(nlp):
+    codes = engine_codes(nlp, "Dual-chamber pacemaker implanted: leads to the right atrium and right ventricle, "
+                              "generator in a left chest subcutaneous pocket.", PCS)
+    assert {"0JH606Z", "02H63JZ", "02HK3JZ"} <= set(codes)
+    assert not engine_codes(nlp, "Pacemaker interrogation: normal function.", PCS)
+
+
+def test_receptor_status_and_pregnancy_or_newborn_chapters_need_their_record(nlp):
+    codes = engine_codes(nlp, "Invasive ductal carcinoma of the right breast, ER positive, PR positive, HER2 negative.")
+    assert {"Z17.0", "Z17.21", "Z17.32"} <= set(codes)
+    assert not any(c.startswith("Z17") for c in engine_codes(nlp, "Seen in the ER for chest pain."))
+    assert not any(c.startswith("O") for c in engine_codes(nlp, "Type 2 diabetes, diet controlled."))
+    assert any(c.startswith("O24.41") for c in engine_codes(nlp, "32 weeks pregnant, gestational diabetes, diet controlled."))
+
+
+def test_elevated_reading_stress_and_osteoporotic_fractures(nlp):
+    assert "R03.0" in engine_codes(nlp, "BP 152/94 on two readings; no prior dx of HTN.")
+    assert "R03.0" not in engine_codes(nlp, "BP 118/72. No history of hypertension.")
+    stress = engine_codes(nlp, "Stress fracture of the left second metatarsal.")
+    assert stress["M84.375A"][1] == 0 and not any(c.startswith("S92") and stress[c][1] == 0 for c in stress)
+    assert "M80.08XA" in engine_codes(nlp, "New L1 compression fracture due to senile osteoporosis.")
+    assert "M80.08XD" in engine_codes(nlp, "Follow-up of osteoporotic L1 compression fracture, healing as expected.")
+
+
+def test_a_relatives_drug_the_patient_took_is_the_patients_poisoning(nlp):
+    codes = engine_codes(nlp, "2-year-old found with his grandmother's metoprolol, ingested 2 tabs accidentally.")
+    assert FAMILY not in codes["T44.7X1A"][0]
+    assert FAMILY in engine_codes(nlp, "Mother had breast cancer.")["C50.919"][0]
+
+
+def test_deficits_of_an_acute_stroke_are_not_its_sequelae(nlp):
+    acute = engine_codes(nlp, "Acute ischemic stroke, embolic occlusion of the L MCA; residual R hemiparesis at discharge.")
+    assert "G81.91" in acute  # right: dominant by default (I.C.6.a)
+    late = engine_codes(nlp, "Residual left hemiparesis from a right MCA infarct 2 years ago.")
+    assert not any(c.startswith("G81") for c in late)
+
+
+def test_chemotherapy_encounter_and_its_neutropenia(nlp):
+    assert "Z51.11" in engine_codes(nlp, "Infusion clinic: cycle 3 of FOLFOX given through the port for colon cancer.")
+    from medcode.coding.rules import therapy_encounter_codes
+
+    assert therapy_encounter_codes("Oncology consult for colon cancer: plan 4 cycles of chemotherapy.") == []
+    assert therapy_encounter_codes("Brain metastases. Dexamethasone started; RT to follow.") == []
+    codes = engine_codes(nlp, "Admitted with febrile neutropenia 10 days after chemotherapy for breast cancer.")
+    assert {"D70.1", "T45.1X5A", "R50.81"} <= set(codes)

@@ -16,6 +16,11 @@ SEQUELA = frozenset({"sequela", "sequelae", "late", "residual"})
 #: Words that state the initial encounter (active treatment) outright.
 INITIAL = frozenset({"initial", "acute", "emergency", "ed", "er", "admitted", "admission", "presented", "presents",
                      "today", "new", "fresh"})
+#: Words that say the "open" of a note is no open fracture: an open reduction ("ORIF of a displaced Colles
+#: fracture" had been coded S52.531B, open fracture), an open bite or wound of the skin; unless the note grades
+#: the fracture as open (Gustilo) or compound.
+NOT_AN_OPEN_FRACTURE = frozenset({"reduction", "orif", "bite"})
+OPEN_FRACTURE = frozenset({"gustilo", "compound"})
 #: Fracture healing words and the meaning phrase of their 7th characters.
 HEALING = (("nonunion", "nonunion"), ("malunion", "malunion"), ("delayed", "delayed healing"))
 
@@ -56,7 +61,7 @@ def seventh_character(options: dict[str, str], words: set[str]) -> str:
         its healing, preferring the plainest meaning when the note says no more.
     """
     encounter = encounter_of(words)
-    opened = "open" in words and "closed" not in words
+    opened = "open" in words and "closed" not in words and (not words & NOT_AN_OPEN_FRACTURE or words & OPEN_FRACTURE)
     healing = next((phrase for word, phrase in HEALING if word in words), "routine healing")
 
     def fit(item: tuple[str, str]) -> tuple:

@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from medcode.coding.index import CodeIndex
+from medcode.coding.tables import INJURY
 
 #: A word in more than this share of the codes does not select rows by itself ("right", "fracture").
 ANCHOR_MAX_SHARE = 0.02
@@ -31,6 +32,11 @@ FORBIDDEN_COST = 2.0
 OPTIONAL_GAIN = 0.3
 #: A row must have at least this share of its required weight in the sentence.
 MIN_COVERAGE = 0.5
+#: Chapters whose titles name an event ("Fall into well", "Contact with knife"): in a sentence that tells of no
+#: injury event (no word of medcode.coding.tables.INJURY), a row there needs all its required words. "Healing
+#: well" is no fall into a well: W17.0XXA had been suggested for well-child visits, "well controlled" diabetes
+#: and "healing well" alike (8 of 239 fresh notes), while "cut with a kitchen knife" keeps W26.0XXA.
+WHOLE_EVENT_CHAPTERS = ("V", "W", "X", "Y")
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,8 @@ class Matcher:
         self.optional_csc = index.optional.tocsc()
         self.forbidden_csc = index.forbidden.tocsc()
         self.n_codes = n_codes
+        whole = np.array([code.startswith(WHOLE_EVENT_CHAPTERS) for code in index.codes], dtype=bool)
+        self.whole_event = whole[index.row_code] if len(index.row_code) else np.zeros(0, dtype=bool)
 
     def query(self, sentences: list[set[str]]) -> sp.csr_matrix:
         """Binary ``sentences x vocabulary`` matrix of the sentences' canonical words."""
@@ -110,15 +118,19 @@ class Matcher:
         total = self.index.required_total[candidates]
         coverage = required / np.maximum(total, 1e-6)
         score = required + OPTIONAL_GAIN * optional - MISSING_COST * (total - required) - FORBIDDEN_COST * forbidden
-        return [self._best(q, i, rows, position, score, coverage, per_sentence) for i, rows in enumerate(chosen)]
+        return [self._best(q, i, rows, position, score, coverage, per_sentence, not INJURY.isdisjoint(sentences[i]))
+                for i, rows in enumerate(chosen)]
 
     def _best(self, q: sp.csr_matrix, i: int, rows: np.ndarray, position: dict[int, int], score: np.ndarray,
-              coverage: np.ndarray, per_sentence: int) -> list[Match]:
+              coverage: np.ndarray, per_sentence: int, event: bool = True) -> list[Match]:
         if not len(rows):
             return []
         k = np.fromiter((position[int(r)] for r in rows), dtype=np.int64, count=len(rows))
         row_score, row_coverage = score[i, k], coverage[i, k]
-        keep = (row_coverage >= MIN_COVERAGE) & (row_score > 0)
+        if event:
+            keep = (row_coverage >= MIN_COVERAGE) & (row_score > 0)
+        else:
+            keep = (row_coverage >= np.where(self.whole_event[rows], 0.999, MIN_COVERAGE)) & (row_score > 0)
         rows, row_score, row_coverage = rows[keep], row_score[keep], row_coverage[keep]
         codes = self.index.row_code[rows]
         # Best row per code, best codes first (ties by code, so the order is the same on every run).

@@ -39,6 +39,23 @@ GENERIC_WORDS = frozenset({"unspecified", "nos", "nec", "part", "site", "organis
 #: breast, D05, Z85.4-), a note that names no sex is coded female, as coders code breast cancer; a note that
 #: says "male" still pays the female code nothing and gains the male code its word.
 WEAK_WORDS = {"other": 0.3, "unspecified": 0.0, "female": 0.0}
+#: Title words that are the Index's default, so nonessential (optional) in the titles of these categories: an
+#: osteoarthritis not stated secondary or post-traumatic is primary ("Osteoarthritis ... (primary)"), so
+#: "osteoarthritis of both knees" is M17.0, not M17.4 "bilateral secondary" (which paid as much for its missing
+#: "secondary" as M17.0 for "primary"). Elsewhere "primary" stays required: "open-angle glaucoma" NOS is H40.10-.
+#: The organism codes B95-B97 ("Klebsiella pneumoniae [K. pneumoniae] as the cause of diseases classified
+#: elsewhere") are what a coder adds for the organism of an infection coded elsewhere (I.C.1.b.): a note names the
+#: organism, never "the cause of diseases classified elsewhere", so "pyelonephritis, culture grew Klebsiella
+#: pneumoniae" had gone to J15.0 (Klebsiella *pneumonia*), which shares two of its three words.
+_ORGANISM_CODES = ("B95", "B96", "B97")
+#: Words that make a fracture no injury: a stress, pathological or osteoporotic fracture is M84.3-, M84.4- or
+#: M80.- (Index: Fracture, pathological / stress; Guidelines I.C.13.c), never a chapter 19 fracture code, so they
+#: are forbidden words of every S-code fracture title ("stress fracture of the left second metatarsal" had gone to
+#: S92.322A).
+NOT_TRAUMATIC = frozenset({"stress", "pathological", "pathologic", "osteoporotic", "osteoporosis", "insufficiency",
+                           "fatigue"})
+DEFAULT_WORDS = {"primary": ("M15", "M16", "M17", "M18", "M19"), "cause": _ORGANISM_CODES,
+                 "diseas": _ORGANISM_CODES, "classified": _ORGANISM_CODES, "elsewhere": _ORGANISM_CODES}
 #: "without X" up to the next "with", comma or semicolon: "without cholecystitis with obstruction".
 _WITHOUT_RE = re.compile(r"\bwithout\b(.*?)(?=\bwith\b|[,;]|$)", re.IGNORECASE)
 _PAREN_RE = re.compile(r"\(([^)]*)\)")
@@ -146,8 +163,13 @@ class CodeIndex:
         rows: list[Row] = []
         for i, code in enumerate(codes):
             seen = set()
+            defaults = frozenset(w for w, prefixes in DEFAULT_WORDS.items() if code.startswith(prefixes))
+            not_traumatic = NOT_TRAUMATIC if code.startswith("S") and "racture" in listed[code]["title"] else frozenset()
             for text in [listed[code]["title"], *listed[code]["terms"]]:
                 required, optional, forbidden = describe(text)
+                if defaults & required:
+                    required, optional = required - defaults, optional | (defaults & required)
+                forbidden = forbidden | not_traumatic
                 if required and required not in seen:
                     seen.add(required)
                     rows.append(Row(i, required, optional, forbidden))

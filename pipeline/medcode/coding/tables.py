@@ -11,9 +11,16 @@ Each finding is ``(columns of the words used, code or prefix)``; the engine turn
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
 from collections.abc import Callable, Iterable
+from importlib import resources
 
 from medcode.codesets.tables import DrugTable, ExternalCauseIndex, NeoplasmTable
+from medcode.coding.encounter import encounter_of
+from medcode.coding.terms import drug_class_names
+from medcode.textnorm import content_words
 
 #: Words (canonical) that make a sentence about a neoplasm, by behaviour; ``malignant neoplasm`` is what
 #: "cancer" and "carcinoma" become (see medcode/data/synonyms.json).
@@ -31,18 +38,27 @@ UNDERDOSING = frozenset({"underdosing", "underdose", "missed", "missing", "skipp
                          "stopped", "noncompliance",
                          "noncompliant", "nonadherence", "nonadherent", "discontinued", "rationing", "unable"})
 ADVERSE = frozenset({"adverse", "side", "reaction", "induced", "prescribed", "therapeutic", "correctly",
-                     "allergic", "intolerance", "toxicity"})
+                     "allergic", "intolerance", "toxicity", "directed"})
+#: A drug taken as prescribed is an adverse effect even when the note adds that the drug was then stopped or
+#: discontinued ("hyponatremia due to HCTZ taken as prescribed; HCTZ stopped" is T50.2X5A, not underdosing
+#: T50.2X6A); only words that say the patient took less ("missed", "skipped") still make it underdosing.
+#: ("not as prescribed" never reaches here: the engine reads no words under a negation.)
+TAKEN_AS_PRESCRIBED = frozenset({"prescribed", "directed", "induced", "adverse", "correctly"})
+UNDERDOSING_STATED = frozenset({"underdosing", "underdose", "missed", "missing", "skipped", "forgot", "ran",
+                                "noncompliance", "noncompliant", "nonadherence", "nonadherent", "rationing"})
 INTENTIONAL = frozenset({"suicide", "suicidal", "intentional", "intentionally", "deliberate", "selfharm", "self"})
 ASSAULT = frozenset({"assault", "homicidal"})
 UNDETERMINED = frozenset({"undetermined", "unclear", "unknown"})
-POISONING = frozenset({"overdose", "poisoning", "poisoned", "ingestion", "ingested", "toxic", "accidental",
+POISONING = frozenset({"overdose", "poisoning", "poisoned", "ingestion", "ingested", "toxic", "accidental", "accidentally",
                        "mistakenly", "mistake", "intoxication", "overdosed"})
 DRUG_HARM = UNDERDOSING | ADVERSE | INTENTIONAL | POISONING
 
 #: Words that make a sentence about an injury's cause.
 INJURY = frozenset({"fall", "fell", "falling", "struck", "bitten", "bite", "collision", "crash", "accident", "burn",
                     "burned", "slipped", "tripped", "hit", "caught", "cut", "stung", "assault", "assaulted", "drowning",
-                    "exposure", "motorcycle", "bicycle", "car", "vehicle", "pedestrian", "dog", "ladder", "stair"})
+                    "exposure", "motorcycle", "bicycle", "car", "vehicle", "pedestrian", "dog", "ladder", "stair",
+                    "punched", "kicked", "fight", "fistfight", "stabbed", "shot", "gunshot", "injured", "injury",
+                    "strained", "sprained", "lifting"})
 
 #: The one main term the Index to External Causes codes by itself (W19).
 DEFAULT_CAUSE = frozenset({"fall"})
@@ -103,13 +119,13 @@ def drug_column(bag: set[str]) -> str | None:
     """The Table of Drugs column a sentence's words ask for, or ``None`` if it names no harm by a drug."""
     if not bag & DRUG_HARM:
         return None
-    if bag & UNDERDOSING:
+    if bag & UNDERDOSING and not (bag & TAKEN_AS_PRESCRIBED and not bag & UNDERDOSING_STATED):
         return "underdosing"
     if bag & INTENTIONAL:
         return "poisoning_intentional"
     if bag & ASSAULT:
         return "poisoning_assault"
-    if bag & ADVERSE and not bag & {"overdose", "mistakenly", "mistake", "accidental"}:
+    if bag & ADVERSE and not bag & {"overdose", "mistakenly", "mistake", "accidental", "accidentally"}:
         return "adverse_effect"
     if bag & UNDETERMINED and bag & {"intent"}:
         return "poisoning_undetermined"
@@ -126,6 +142,27 @@ NONCOMPLIANCE = (
 )
 
 
+@functools.cache
+def _class_table_rows() -> dict[str, str]:
+    data = json.loads(resources.files("medcode.data").joinpath("coding_rules.json").read_text("utf-8"))
+    return data.get("drug_table_classes", {}).get("rows", {})
+
+
+def _class_rows(words: list[str]) -> list:
+    """Table rows of the classes of the drugs a sentence names that the Table of Drugs does not list ("apixaban",
+    "Eliquis": its class's row, Anticoagulant NEC), with the drug's own words as the match."""
+    names = drug_class_names()
+    rows = _class_table_rows()
+    table = DrugTable.load()
+    for i in range(len(words)):
+        for j in range(min(i + 3, len(words)), i, -1):
+            cls = names.get(tuple(words[i:j]))
+            if cls:
+                hits = table.find(set(content_words(rows.get(cls, cls))), limit=1)
+                return [dataclasses.replace(h, matched=frozenset(words[i:j])) for h in hits]
+    return []
+
+
 def drug_codes(words: list[str], refine: Refine) -> list[Finding]:
     """Poisoning, adverse-effect or underdosing codes for the drugs a sentence names (an underdosing's
     noncompliance code with it, when the sentence says why)."""
@@ -134,14 +171,15 @@ def drug_codes(words: list[str], refine: Refine) -> list[Finding]:
     if not column:
         return []
     out = []
-    for hit in DrugTable.load().find(bag, limit=4):
+    for hit in DrugTable.load().find(bag, limit=4) or _class_rows(words):
         code = _codes(hit, column)
         full = refine(code, bag) if code else None
         if full:
             out.append((hit.matched, full))
     out = out[:2]
     if out and column == "underdosing":
-        out += [(frozenset(bag & cue), code) for cue, code in NONCOMPLIANCE if bag & cue][:1]
+        # The evidence spans the drug and the reason: "could not afford" alone reads as negated to the context rules.
+        out += [(frozenset(bag & cue) | out[0][0], code) for cue, code in NONCOMPLIANCE if bag & cue][:1]
     return out
 
 
@@ -165,8 +203,59 @@ def external_cause_codes(words: list[str], refine: Refine) -> list[Finding]:
     return out[:1]
 
 
-def table_codes(words: list[str], refine: Refine) -> Iterable[Finding]:
-    """Everything the three tables say about a sentence."""
+#: The Index to External Causes' main terms for where and doing what (their words, and the term's printed start).
+_PLACE = (frozenset({"place", "occurrence"}), "Place of occurrence")
+_ACTIVITY = (frozenset({"activity"}), "Activity")
+#: A vehicle as the place (Y92.81-) is for a non-transport accident inside it; an occupant's collision is on the road.
+_NOT_A_PLACE = ("Y92.81",)
+
+
+@functools.cache
+def circumstance_forms() -> dict:
+    """The place and activity word forms and the Y99 status cues of ``coding_rules.json`` (canonical words)."""
+    data = json.loads(resources.files("medcode.data").joinpath("coding_rules.json").read_text("utf-8"))
+    section = data.get("circumstances", {})
+
+    def forms(name: str) -> tuple[tuple[frozenset[str], frozenset[str]], ...]:
+        return tuple((frozenset(content_words(k)), frozenset(content_words(v))) for k, v in section.get(name, {}).items())
+
+    status = tuple((frozenset(content_words(" ".join(r["words"]))), r["code"]) for r in section.get("status", ()))
+    return {"place": forms("place_forms"), "activity": forms("activity_forms"), "status": status}
+
+
+def circumstance_codes(words: list[str], note: set[str]) -> list[Finding]:
+    """The place of occurrence (Y92), activity (Y93) and status (Y99) of an injury a sentence describes.
+
+    Reported once, at the initial encounter (Guidelines I.C.20.b, c, k), so none for a later encounter. A
+    place or activity is coded only from an entry below its main term: "Place of occurrence" alone is Y92.9,
+    which a coder does not report (the unspecified place code is not used, I.C.20.b).
+    """
+    bag = set(words)
+    if not bag & INJURY or encounter_of(note | bag) != "initial":
+        return []
+    forms = circumstance_forms()
+    index = ExternalCauseIndex.load()
+    out: list[Finding] = []
+    for (lead, term), kind in ((_PLACE, "place"), (_ACTIVITY, "activity")):
+        extra, said = set(lead), set()
+        for key, added in forms[kind]:
+            if key <= bag:
+                extra |= added
+                said |= key
+        hits = [h for h in index.find(bag | extra, limit=12) if h.path[0].startswith(term)
+                and len(h.path) > 1 and not h.codes.get("code", "").startswith(_NOT_A_PLACE)]
+        if hits:
+            # Among equally specific entries, a code that names a place over the residence's unspecified one
+            # (Y92.009 "home" ties with Y92.000 "kitchen" once "home" reads as the Index's "residence").
+            best = max(hits, key=lambda h: (h.specificity, not h.codes["code"].endswith("9")))
+            out.append((frozenset((best.matched & bag) | said), best.codes["code"]))
+    out += [(cue, code) for cue, code in forms["status"] if cue <= bag][:1]
+    return out
+
+
+def table_codes(words: list[str], refine: Refine, note: set[str] = frozenset()) -> Iterable[Finding]:
+    """Everything the three tables say about a sentence (``note``: the note's canonical words, for the encounter)."""
     yield from neoplasm_codes(words, refine)
     yield from drug_codes(words, refine)
     yield from external_cause_codes(words, refine)
+    yield from circumstance_codes(words, note)

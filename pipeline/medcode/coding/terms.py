@@ -75,3 +75,11 @@ def load_terms() -> Terms:
              if cls in codes and content_words(drug)}
     return Terms(phrases, max((len(k) for k in phrases), default=1), drugs)
 
+
+
+@functools.cache
+def drug_class_names() -> dict[tuple[str, ...], str]:
+    """Drug names (canonical words) -> their class phrase, from the phrase table's ``drug_classes``."""
+    path = resources.files("medcode.data").joinpath(TERMS_FILE)
+    data = json.loads(path.read_text("utf-8")) if path.is_file() else {}
+    return {tuple(content_words(name)): cls for name, cls in data.get("drug_classes", {}).items() if content_words(name)}

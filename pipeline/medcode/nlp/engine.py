@@ -12,6 +12,7 @@ combination and history codes from the codes of the note's conditions (:mod:`med
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from spacy.language import Language
@@ -20,11 +21,21 @@ from spacy.util import ensure_path
 
 from medcode.about import CM, FAMILY, HISTORICAL, HYPOTHETICAL, MENTIONS_KEY, NEGATED, PCS
 from medcode.coding import FAMILY_HISTORY, PERSONAL_HISTORY
+from medcode.coding.devices import cardiac_device_codes
 from medcode.coding.encounter import seventh_character
 from medcode.coding.engine import Matcher
 from medcode.coding.index import CodeIndex
 from medcode.coding.measurements import VALUE_CATEGORIES, ValueRanges, trimester, value_codes
-from medcode.coding.rules import combination_codes, history_code
+from medcode.coding.newborn import NewbornCodes
+from medcode.coding.receptors import receptor_codes
+from medcode.coding.rules import (
+    absence_codes,
+    combination_codes,
+    elevated_bp_codes,
+    follow_up_codes,
+    history_code,
+    therapy_encounter_codes,
+)
 from medcode.coding.tables import table_codes
 from medcode.nlp.context import STATUS_KEY
 from medcode.nlp.matcher import HITS_KEY, CodeHit, span_label
@@ -36,7 +47,7 @@ from medcode.nlp.reading import (
     procedural_sentences,
     shared_words,
 )
-from medcode.textnorm import alias_key
+from medcode.textnorm import alias_key, content_words
 
 #: Codes the engine proposes per sentence.
 PER_SENTENCE = 8
@@ -49,6 +60,18 @@ _SUBSETS_KEPT = 2048
 COMBINATION_RANK = 2
 #: Statuses under which a condition is not the patient's current one, so it joins no combination.
 _NOT_CURRENT = frozenset({NEGATED, FAMILY, HISTORICAL, HYPOTHETICAL})
+#: Chapter 15 codes are for a pregnancy's record and chapter 16 codes for a newborn's (Guidelines I.C.15.a, I.C.16.a):
+#: a note with none of these words gets none from word matches ("T2DM, diet controlled" had O24.410 first, gestational
+#: diabetes diet controlled; "Klebsiella" brought P23.6, congenital pneumonia; 9 of 239 fresh notes).
+PREGNANCY_WORDS = frozenset(content_words(
+    "pregnant pregnancy gestation gestational trimester prenatal antepartum postpartum puerperal delivery delivered "
+    "labor cesarean c-section gravida primigravida multigravida obstetric IUP miscarriage abortion ectopic placenta "
+    "fetal fetus amniotic preeclampsia eclampsia intrauterine postnatal lactation breastfeeding"))
+NEWBORN_WORDS = frozenset(content_words("newborn neonate neonatal infant baby NICU nursery born preterm premature "
+                                        "prematurity birth perinatal"))
+_GRAVIDA_PARA = re.compile(r"g\d+p\d+")
+#: A poisoning by a drug (T36-T50, 6th character 1-4: accidental, intentional, assault, undetermined).
+_POISONING = re.compile(r"T(?:3[6-9]|4\d|50)\.\w\w[1-4]")
 #: Where a doc keeps the engine's codes when the engine is asked to remember them.
 _REMEMBERED = "medcode_engine_codes"
 
@@ -89,6 +112,7 @@ class CodingEngine:
         self._positions = {code: i for i, code in enumerate(index.codes)}
         self._siblings: dict[tuple[str, str], str | None] = {}
         self._ranges: ValueRanges | None = None
+        self._newborn: NewbornCodes | None = None
 
     def _value_ranges(self) -> ValueRanges:
         """The BMI and gestation ranges of the index's release, from its titles (computed once)."""
@@ -96,6 +120,13 @@ class CodingEngine:
             self._ranges = ValueRanges.from_titles((code, title) for code, title in zip(self.index.codes, self.index.titles)
                                                    if code.startswith(VALUE_CATEGORIES))
         return self._ranges
+
+    def _newborn_codes(self) -> NewbornCodes:
+        """The P07 ranges and Z38 codes of the index's release, from its titles (computed once)."""
+        if self._newborn is None:
+            self._newborn = NewbornCodes.from_titles((code, title) for code, title in zip(self.index.codes, self.index.titles)
+                                                     if code.startswith(("P07", "Z38")))
+        return self._newborn
 
     def refine(self, prefix: str, words: set[str]) -> str | None:
         """The reportable code a table's code or prefix becomes with the sentence's words (side, 7th character)."""
@@ -161,12 +192,15 @@ class CodingEngine:
         for start, end, code in drugs:
             hits.setdefault((start, end), []).append(CodeHit(code, CM, "engine", 1.0, 0))
             keys.setdefault((start, end), alias_key(["long", "term", "use", code]))
-        values = value_codes(doc.text, self._value_ranges())
-        for start_char, end_char, code in values:
-            span = doc.char_span(start_char, end_char, alignment_mode="expand")
-            if span is not None and len(span):
-                hits.setdefault((span.start, span.end), []).append(CodeHit(code, CM, "engine", 1.0, 0))
-                keys.setdefault((span.start, span.end), alias_key(["value", code]))
+        values = (value_codes(doc.text, self._value_ranges()) + self._newborn_codes().newborn_codes(doc.text)
+                  + absence_codes(doc.text) + follow_up_codes(doc.text) + receptor_codes(doc.text)
+                  + elevated_bp_codes(doc.text) + therapy_encounter_codes(doc.text))
+        for system, found_codes in ((CM, values), (PCS, cardiac_device_codes(doc.text))):
+            for start_char, end_char, code in found_codes:
+                span = doc.char_span(start_char, end_char, alignment_mode="expand")
+                if span is not None and len(span):
+                    hits.setdefault((span.start, span.end), []).append(CodeHit(code, system, "engine", 1.0, 0))
+                    keys.setdefault((span.start, span.end), alias_key(["value", code]))
         pcs_tokens = {i for (start, end), (_, found) in doc.user_data.get(HITS_KEY, {}).items()
                       if any(h[1] == PCS for h in found) for i in range(start, end)}
         self._tables_and_procedures(sentences, hits, keys, note_words, pcs_tokens)
@@ -191,6 +225,10 @@ class CodingEngine:
         code = index.codes[match.code]
         if code.startswith(VALUE_CATEGORIES):
             return  # coded from the stated value (medcode.coding.measurements), not from words
+        if code[0] == "O" and words.isdisjoint(PREGNANCY_WORDS) and not any(_GRAVIDA_PARA.fullmatch(w) for w in words):
+            return
+        if code[0] == "P" and words.isdisjoint(NEWBORN_WORDS) and not {"day", "old"} <= words:  # "2-day-old"
+            return
         options = index.seventh.get(match.code)
         if options:
             code += seventh_character(options, words)
@@ -208,7 +246,7 @@ class CodingEngine:
             seq = [w for _, words in sent[:own_count(sent)] for w in words]
             if not seq:
                 continue
-            for matched, code in table_codes(seq, lambda prefix, bag: self.refine(prefix, bag | note_words)):
+            for matched, code in table_codes(seq, lambda prefix, bag: self.refine(prefix, bag | note_words), note_words):
                 self._add_words(hits, keys, sent, matched, CodeHit(code, CM, "engine", 1.0, 0))
             if k not in procedural:
                 continue
@@ -231,6 +269,11 @@ class CodingEngine:
         new = [extent for extent in hits if extent not in known]
         if new and "medcode_context" in self.nlp.pipe_names:
             known.update(self.nlp.get_pipe("medcode_context").statuses(doc, new))
+            # A poisoning is the patient's whoever owned the drug: "found with his grandmother's metoprolol,
+            # ingested 2 tabs" read as the grandmother's (FAMILY) and was set aside (2 of 448 tune/fresh notes).
+            for extent in new:
+                if FAMILY in known.get(extent, ()) and any(_POISONING.match(h.code) for h in hits[extent]):
+                    known[extent] = frozenset(known[extent]) - {FAMILY}
         return known
 
     def _trimesters(self, hits: dict, which: str | None) -> None:
@@ -240,7 +283,7 @@ class CodingEngine:
             return
         for found in hits.values():
             for k, hit in enumerate(found):
-                if hit.system == CM and hit.code.startswith("O"):
+                if hit.system == CM and hit.code.startswith(("O", "Z34")):  # and normal-pregnancy supervision
                     sibling = self._trimester_sibling(hit.code, which)
                     if sibling:
                         found[k] = hit._replace(code=sibling)
@@ -276,6 +319,8 @@ class CodingEngine:
                 found += [(code, 0, extent) for code in named]
         for extent, code in combination_codes(found, note_words):
             if code in self._positions:
+                # A rule's code that takes a 7th character gets the note's encounter (M80.08X -> M80.08XA / D).
+                code = self._complete(self.index, self._positions[code], note_words)
                 # The combination is the code of its conditions: it goes first, also when the sentence's words
                 # already ranked it lower.
                 hits[extent] = [h for h in hits.get(extent, ()) if h.code != code] + [CodeHit(code, CM, "engine", 1.0, 0)]

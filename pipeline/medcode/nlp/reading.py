@@ -13,6 +13,13 @@ from medcode.textnorm import norm_words
 #: Words that make the following words of their clause absent for the engine, and words that end it.
 _NEGATORS = frozenset({"without", "no", "not", "w/o", "non", "denies", "denied", "negative", "nor"})
 _SCOPE_ENDS = frozenset({"but", "with", "except", "although", "however", "and", "or"}) - {"or", "and"}
+#: Words a negation states rather than denies: "could not afford the refill" is the reason of an underdosing
+#: (Z91.120), which the engine must read; the negation ends at them.
+_STATED_UNDER_NEGATION = frozenset({"afford"})
+#: Side letters of charting shorthand ("R knee", "L breast", "Rt hip"), as the token is written: upper case only,
+#: so "l" of a volume ("5 l") stays a unit. Norm words drop one-letter tokens, so "OA R ankle" had coded the
+#: unspecified side (M19.079; 10 of 239 fresh chart-style notes wrote the side this way).
+_SIDE_LETTERS = {"R": ("right",), "L": ("left",), "Rt": ("right",), "Lt": ("left",), "RT": ("right",), "LT": ("left",)}
 #: Separates a sentence's own tokens from the phrase expansions appended after them.
 _MARK = (-1, ())
 
@@ -73,7 +80,7 @@ def shared_words(index: CodeIndex) -> set[str]:
         return set()
     shared = None
     for row in range(min(len(index.row_code), 64)):
-        col = index.required.getcol(row).indices
+        col = index.required.getcol(row).nonzero()[0]  # the row's words (a column's .indices are all 0)
         words = {index.words[c] for c in col}
         shared = words if shared is None else shared & words
     return shared or set()
@@ -107,6 +114,8 @@ class SentenceReader:
             if text in _NEGATORS:
                 negated = True
                 continue
+            if text in _STATED_UNDER_NEGATION:
+                negated = False
             if negated:
                 continue
             words = norms.get(orth)
@@ -124,9 +133,12 @@ class SentenceReader:
         The tokenizer keeps "late-onset", "right-sided", "second-degree" whole ("lateonset"), while most
         titles write "late onset", "right side", "second degree" (a few spell it whole, so both are kept).
         """
+        side = _SIDE_LETTERS.get(token)
+        if side:
+            return side
         words = norm_words(token)
         if "-" in token:
-            parts = tuple(w for part in token.split("-") for w in norm_words(part))
+            parts = tuple(w for part in token.split("-") for w in _SIDE_LETTERS.get(part) or norm_words(part))
             words = tuple(dict.fromkeys(words + parts))
         return words
 
