@@ -298,9 +298,11 @@ class CodingEngine:
                     hits.setdefault(extent, []).append(CodeHit(code, CM, "engine", 1.0, 0))
                     keys.setdefault(extent, lexicon[extent][0] if extent in lexicon else alias_key(["history", code]))
         for kind, status, extra in (("family", FAMILY, {"family", "history"}), ("personal", HISTORICAL, {"personal", "history"})):
-            wanted = [i for i, sent in enumerate(sentences)
-                      if any(status in statuses.get(extent, ()) and NEGATED not in statuses.get(extent, ())
-                             and inside_sentence(extent, sent) for extent in hits)]
+            # The extents of that status first (most notes have none): testing every extent against every
+            # sentence was 0.4-0.6 ms of a CodiEsp dev note.
+            flagged = [extent for extent in hits
+                       if status in statuses.get(extent, ()) and NEGATED not in statuses.get(extent, ())]
+            wanted = [i for i, sent in enumerate(sentences) if any(inside_sentence(e, sent) for e in flagged)]
             if not wanted:
                 continue
             matcher = self._matcher(kind)
