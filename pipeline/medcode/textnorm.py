@@ -70,7 +70,7 @@ def norm_word(word: str) -> str:
 
 
 #: Tokens whose canonical words are kept (notes repeat their words: the ranker's whole-note words read
-#: ~300 tokens a CodiEsp note, 0.3 ms uncached).
+#: ~300 tokens a CodiEsp note: 0.49 -> 0.20 ms cached).
 _NORMS_KEPT = 200_000
 _norms: dict[str, tuple[str, ...]] = {}
 
