@@ -122,13 +122,17 @@ def _gather_links(system: str, mentions: list[Mention], index: dict[str, int]) -
             links[code].append(Link(m, hit, ambiguity))
             if hit.source != "learned":
                 cat = category(code, system)
-                if not (status - _expected(code, system)):
+                if not (status and status - _expected(code, system)):
                     affirmed.add(cat)
                     # The engine codes these categories from a stated value only (their word matches are
                     # dropped), so an affirmed engine hit of one is the patient's value.
                     if hit.source == "engine" and system == CM and code.startswith(VALUE_CATEGORIES):
                         stated[code[:3]].add(code)
-                set_aside[cat] |= demoting(code, system, status)
+                # An affirmed mention (most are) sets nothing aside: no status sets are built for it.
+                if status:
+                    set_aside[cat] |= demoting(code, system, status)
+                else:
+                    set_aside.setdefault(cat, set())
             found = parents.get(code)
             if found is None:
                 found = parents[code] = [parent for parent in ancestors(code, system) if parent in index]
