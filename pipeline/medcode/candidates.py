@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -43,9 +44,9 @@ def demoting(code: str, system: str, status: frozenset[str]) -> frozenset[str]:
     return status & (DEMOTING - _expected(code, system))
 
 
-@dataclass(frozen=True)
-class Link:
-    """One mention naming one code.
+class Link(NamedTuple):
+    """One mention naming one code (a named tuple: a note's pools make ~400 of them, and a frozen dataclass
+    cost three times as much to make).
 
     Attributes:
         mention: the mention.
@@ -110,23 +111,33 @@ def _gather_links(system: str, mentions: list[Mention], index: dict[str, int]) -
     affirmed: set[str] = set()
     set_aside: dict[str, set[str]] = defaultdict(set)
     stated: dict[str, set[str]] = defaultdict(set)
+    # A note names the same codes many times: the ancestors a code adds a child link to, computed once a call.
+    parents: dict[str, list[str]] = {}
     for m in mentions:
         if m.system != system:
             continue
+        status, ambiguity = m.status, len(m.hits)
         for hit in m.hits:
-            links[hit.code].append(Link(m, hit, len(m.hits)))
+            code = hit.code
+            links[code].append(Link(m, hit, ambiguity))
             if hit.source != "learned":
-                cat = category(hit.code, system)
-                if not (m.status - _expected(hit.code, system)):
+                cat = category(code, system)
+                if not (status and status - _expected(code, system)):
                     affirmed.add(cat)
                     # The engine codes these categories from a stated value only (their word matches are
                     # dropped), so an affirmed engine hit of one is the patient's value.
-                    if hit.source == "engine" and system == CM and hit.code.startswith(VALUE_CATEGORIES):
-                        stated[hit.code[:3]].add(hit.code)
-                set_aside[cat] |= demoting(hit.code, system, m.status)
-            for parent in ancestors(hit.code, system):
-                if parent in index:
-                    child_links[parent] += 1
+                    if hit.source == "engine" and system == CM and code.startswith(VALUE_CATEGORIES):
+                        stated[code[:3]].add(code)
+                # An affirmed mention (most are) sets nothing aside: no status sets are built for it.
+                if status:
+                    set_aside[cat] |= demoting(code, system, status)
+                else:
+                    set_aside.setdefault(cat, set())
+            found = parents.get(code)
+            if found is None:
+                found = parents[code] = [parent for parent in ancestors(code, system) if parent in index]
+            for parent in found:
+                child_links[parent] += 1
     return links, child_links, affirmed, set_aside, stated
 
 

@@ -107,9 +107,11 @@ def feature_matrix(pool: CandidatePool, model: NoteModel, code_info: CodeTable, 
     facts = [code_info.facts(code, system, prior, cat_prior) for code in codes]
     _note_columns(x, pool, facts, len(model.labels[system]), note_length, note_words)
     link_default = (model.link_base, 0)
-    for i, code in enumerate(codes):
-        if pool.links.get(code):
-            _link_columns(x[i], pool, code, note_length, model.link_stats, link_default)
+    links = pool.links
+    linked = [i for i, code in enumerate(codes) if links.get(code)]
+    if linked:
+        x[np.array(linked)[:, None], _LINK_COLUMNS] = [
+            _link_values(links[codes[i]], codes[i], note_length, model.link_stats, link_default) for i in linked]
     return x.astype(np.float32)
 
 
@@ -149,47 +151,53 @@ def _note_columns(x: np.ndarray, pool: CandidatePool, facts: list[CodeFacts], n_
     x[:, column["title_words_missing"]] = [len(f.title_words) - c for c, f in zip(covered, facts)]
 
 
-def _link_columns(row: np.ndarray, pool: CandidatePool, code: str, note_length: int,
-                  link_stats: dict, link_default: tuple[float, int]) -> None:
-    """The mention columns of one linked candidate: counts by status, link quality, position."""
-    counts: Counter = Counter()
+#: The mention columns, in the order :func:`_link_values` gives them.
+_LINK_COLUMNS = [COLUMN[name] for name in (
+    "n_affirmed", "n_mentions", "n_negated", "n_family", "n_historical", "n_hypothetical_uncertain", "best_source",
+    "learned_weight", "max_words", "min_ambiguity", "dominated", "first_position", "n_sentences", "link_precision",
+    "link_support_log", "engine_coverage", "engine_rank")]
+
+
+def _link_values(links: list, code: str, note_length: int, link_stats: dict, link_default: tuple[float, int]) -> tuple:
+    """The mention columns of one linked candidate (:data:`_LINK_COLUMNS`): counts by status, link quality,
+    position. Plain locals and one tuple per candidate: a Counter and a dict per candidate, written into the
+    row one numpy item at a time, were 1.5 of the 2.8 ms a CodiEsp dev note spent building features."""
+    affirmed = negated = family = historical = unsure = 0
     best_source, learned_weight, max_words, ambiguity = 0, 0.0, 0, 1 << 30
     engine_coverage, engine_rank = 0.0, NO_ENGINE_RANK
     all_dominated, first, sentences, best_link = True, note_length, set(), None
-    links = pool.links[code]
-    for link in links:
-        m, hit = link.mention, link.hit
-        if not m.status:
-            counts["affirmed"] += 1
+    # Comparisons rather than max()/min() calls (the same values: a tie keeps the value held), a third faster.
+    for m, hit, link_ambiguity in links:
+        status = m.status
+        if not status:
+            affirmed += 1
         else:
-            counts["negated"] += NEGATED in m.status
-            counts["family"] += FAMILY in m.status
-            counts["historical"] += HISTORICAL in m.status
-            counts["unsure"] += not _UNSURE.isdisjoint(m.status)
-        best_source = max(best_source, SOURCE_RANK[hit.source])
-        if hit.source == "learned" and hit.weight > learned_weight:
+            negated += NEGATED in status
+            family += FAMILY in status
+            historical += HISTORICAL in status
+            unsure += not _UNSURE.isdisjoint(status)
+        source = hit.source
+        rank = SOURCE_RANK[source]
+        if rank > best_source:
+            best_source = rank
+        if source == "learned" and hit.weight > learned_weight:
             learned_weight = hit.weight
-        elif hit.source == "engine":
-            engine_coverage = max(engine_coverage, hit.weight)
-            engine_rank = min(engine_rank, hit.rank)
-        max_words = max(max_words, m.words)
-        ambiguity = min(ambiguity, link.ambiguity)
+        elif source == "engine":
+            if hit.weight > engine_coverage:
+                engine_coverage = hit.weight
+            if hit.rank < engine_rank:
+                engine_rank = hit.rank
+        if m.words > max_words:
+            max_words = m.words
+        if link_ambiguity < ambiguity:
+            ambiguity = link_ambiguity
         all_dominated = all_dominated and m.dominated
-        first = min(first, m.start)
+        if m.start < first:
+            first = m.start
         sentences.add(m.sentence)
         stat = link_stats.get((m.key, code), link_default)
         if best_link is None or stat > best_link:
             best_link = stat
-    column = COLUMN
-    values = {
-        "n_affirmed": counts["affirmed"], "n_mentions": len(links), "n_negated": counts["negated"],
-        "n_family": counts["family"], "n_historical": counts["historical"],
-        "n_hypothetical_uncertain": counts["unsure"], "best_source": best_source,
-        "learned_weight": learned_weight, "max_words": max_words, "min_ambiguity": ambiguity,
-        "dominated": float(all_dominated), "first_position": first / max(note_length, 1),
-        "n_sentences": len(sentences), "link_precision": best_link[0],
-        "link_support_log": math.log1p(best_link[1]), "engine_coverage": engine_coverage,
-        "engine_rank": engine_rank,
-    }
-    for name, value in values.items():
-        row[column[name]] = value
+    return (affirmed, len(links), negated, family, historical, unsure, best_source, learned_weight, max_words,
+            ambiguity, float(all_dominated), first / max(note_length, 1), len(sentences), best_link[0],
+            math.log1p(best_link[1]), engine_coverage, engine_rank)

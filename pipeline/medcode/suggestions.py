@@ -48,37 +48,46 @@ class Candidate:
 
 def describe(pool: CandidatePool) -> list[Candidate]:
     """Evidence, source and demotion of every candidate of a pool, in pool order."""
-    out = []
-    for code in pool.codes:
-        links = pool.links.get(code)
-        if not links:
-            cat = code[:3] if pool.system == CM else code[:4]
-            source = "related-mention" if pool.child_links.get(code) else (
-                "neighbours" if pool.knn_votes.get(code, (0.0, 0.0))[0] > pool.ridge[code] else "classifier")
-            # A code the note-level signals propose for a condition the note names only as denied or
-            # a relative's ("mother had breast cancer" -> C50.91) is as wrong as the linked code.
-            demoted = pool.contradicted(code)
-            if pool.category_demoting.get(cat) and cat not in pool.category_affirmed:
-                kinds = " or ".join(sorted(k.lower() for k in pool.category_demoting[cat]))
-                demoted = f"the note mentions this condition only as {kinds}"
-            out.append(Candidate(code, [], source, demoted))
-            continue
-        # Evidence is what a coder can check: words that name the code. A learned alias is only
-        # a correlate ("type 2" for I10) unless it predicted the code most of the time in training.
-        shown: dict[int, tuple[int, Mention]] = {}
-        for link in links:
-            m, hit = link.mention, link.hit
-            if hit.source != "learned" or hit.weight >= EVIDENCE_MIN_WEIGHT:
-                rank = SOURCE_RANK[hit.source]
-                if shown.get(id(m), (0, m))[0] < rank:
-                    shown[id(m)] = (rank, m)
-        evidence = [m for _, m in sorted(shown.values(), key=lambda rm: (-rm[0], rm[1].start))]
-        demoted = pool.contradicted(code)
-        if all(demoting(code, pool.system, link.mention.status) for link in links):
-            kinds = sorted({k.lower() for link in links for k in demoting(code, pool.system, link.mention.status)})
-            demoted = f"every mention in the note is {' or '.join(kinds)}"
-        out.append(Candidate(code, evidence, "mention" if evidence else "related-mention", demoted))
-    return out
+    return [candidate(pool, code, demotion(pool, code)) for code in pool.codes]
+
+
+def demotion(pool: CandidatePool, code: str) -> str | None:
+    """Why a candidate of a pool is set aside (its mentions are all negated or a relative's, or the note states
+    another value of its category), or ``None``."""
+    links = pool.links.get(code)
+    demoted = pool.contradicted(code)
+    if not links:
+        # A code the note-level signals propose for a condition the note names only as denied or
+        # a relative's ("mother had breast cancer" -> C50.91) is as wrong as the linked code.
+        cat = code[:3] if pool.system == CM else code[:4]
+        if pool.category_demoting.get(cat) and cat not in pool.category_affirmed:
+            kinds = " or ".join(sorted(k.lower() for k in pool.category_demoting[cat]))
+            demoted = f"the note mentions this condition only as {kinds}"
+        return demoted
+    if all(demoting(code, pool.system, link.mention.status) for link in links):
+        kinds = sorted({k.lower() for link in links for k in demoting(code, pool.system, link.mention.status)})
+        demoted = f"every mention in the note is {' or '.join(kinds)}"
+    return demoted
+
+
+def candidate(pool: CandidatePool, code: str, demoted: str | None) -> Candidate:
+    """A candidate's evidence and source (``demoted``: its :func:`demotion`)."""
+    links = pool.links.get(code)
+    if not links:
+        source = "related-mention" if pool.child_links.get(code) else (
+            "neighbours" if pool.knn_votes.get(code, (0.0, 0.0))[0] > pool.ridge[code] else "classifier")
+        return Candidate(code, [], source, demoted)
+    # Evidence is what a coder can check: words that name the code. A learned alias is only
+    # a correlate ("type 2" for I10) unless it predicted the code most of the time in training.
+    shown: dict[int, tuple[int, Mention]] = {}
+    for link in links:
+        m, hit = link.mention, link.hit
+        if hit.source != "learned" or hit.weight >= EVIDENCE_MIN_WEIGHT:
+            rank = SOURCE_RANK[hit.source]
+            if shown.get(id(m), (0, m))[0] < rank:
+                shown[id(m)] = (rank, m)
+    evidence = [m for _, m in sorted(shown.values(), key=lambda rm: (-rm[0], rm[1].start))]
+    return Candidate(code, evidence, "mention" if evidence else "related-mention", demoted)
 
 
 def _pcs_query(code: str) -> dict | None:
@@ -183,15 +192,17 @@ class Suggester:
 
     def _rank_system(self, system: str, pools: list[CandidatePool], x: np.ndarray, depth: int,
                      results: list[dict[str, list[dict]]], stated: list[bool]) -> None:
-        per_note = [describe(pool) for pool in pools]
+        # Every candidate's demotion (it decides where a candidate can go), but the evidence of only those
+        # that reach the list: describing all ~150 candidates of a pool was 1 ms of a CodiEsp dev note's 21.
+        per_note = [[demotion(pool, code) for code in pool.codes] for pool in pools]
         ranker = self.rankers[system]
-        demoted = np.array([c.demoted is not None for cands in per_note for c in cands], dtype=bool)
+        demoted = np.array([reason is not None for reasons in per_note for reason in reasons], dtype=bool)
         # Two stages: the first trees on every candidate, all trees on the few that can reach the list.
         # A candidate outside a note's best `keep` after the first stage is never shown, so its full
         # score is not computed (most of a note's ~300 candidates; the tree walks were 60% of the time).
         first = ranker.first_stage(x)
         keep = max(SECOND_STAGE_ROWS, 2 * depth)
-        offsets = np.cumsum([0] + [len(c) for c in per_note])
+        offsets = np.cumsum([0] + [len(r) for r in per_note])
         chosen = []
         for i in range(len(per_note)):
             segment, flags = first[offsets[i]:offsets[i + 1]], demoted[offsets[i]:offsets[i + 1]]
@@ -207,15 +218,17 @@ class Suggester:
         score[chosen] = ranker.score(raw[chosen])
         raw[demoted] *= DEMOTION_FACTOR
         score[demoted] *= DEMOTION_FACTOR
-        for i, cands in enumerate(per_note):
-            start, n = offsets[i], len(cands)
+        for i, reasons in enumerate(per_note):
+            start, n = offsets[i], len(reasons)
             # Demoted candidates go after the others, whatever their score, and do not take
             # their places: up to `depth` of each.
             order = np.argsort(-raw[start:start + n], kind="stable")
             order = order[scored[start:start + n][order]]
             flags = demoted[start:start + n][order]
             order = np.concatenate([order[~flags][:depth], order[flags][:depth]])
-            results[i][system] = [self.suggestion(cands[j], system, float(score[start + j]), stated[i]) for j in order]
+            pool = pools[i]
+            results[i][system] = [self.suggestion(candidate(pool, pool.codes[j], reasons[j]), system,
+                                                  float(score[start + j]), stated[i]) for j in order.tolist()]
 
     def suggestion(self, cand: Candidate, system: str, score: float, encounter_stated: bool = True) -> dict:
         """The output record of one suggested code (see the README's Output section).

@@ -76,83 +76,124 @@ class Matcher:
         self.n_codes = n_codes
         whole = np.array([code.startswith(WHOLE_EVENT_CHAPTERS) for code in index.codes], dtype=bool)
         self.whole_event = whole[index.row_code] if len(index.row_code) else np.zeros(0, dtype=bool)
+        # The three word kinds side by side (rows, rows + n, rows + 2n): scored with one product.
+        self._n_rows = index.required.shape[1]
+        self._stacked = sp.hstack([index.required, index.optional, index.forbidden], format="csc")
 
     def query(self, sentences: list[set[str]]) -> sp.csr_matrix:
         """Binary ``sentences x vocabulary`` matrix of the sentences' canonical words."""
         vocab = self.index.vocab
-        rows, cols = [], []
-        for i, words in enumerate(sentences):
-            for w in words:
-                j = vocab.get(w)
-                if j is not None:
-                    rows.append(i)
-                    cols.append(j)
-        return sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
-                             shape=(len(sentences), len(vocab)))
+        # Built as CSR directly, each row's columns sorted (the canonical form a COO conversion gave, at a
+        # third of the cost: 0.39 -> 0.13 ms a CodiEsp dev note).
+        indices: list[int] = []
+        indptr = [0]
+        for words in sentences:
+            indices += sorted({j for j in map(vocab.get, words) if j is not None})
+            indptr.append(len(indices))
+        return sp.csr_matrix((np.ones(len(indices), dtype=np.float32), np.array(indices, dtype=np.int32),
+                              np.array(indptr, dtype=np.int32)), shape=(len(sentences), len(vocab)))
 
     def match(self, sentences: list[set[str]], per_sentence: int = 8) -> list[list[Match]]:
         """The best codes for each sentence (at most ``per_sentence``, best first; one row per code)."""
         if not sentences:
             return []
         q = self.query(sentences)
+        chosen = self._anchor_rows(q)
+        lengths = [len(rows) for rows in chosen]
+        if not sum(lengths):
+            return [[] for _ in sentences]
+        # Every sentence's chosen rows at once, as (sentence, row) pairs: a loop per sentence over numpy
+        # calls was 2.2 of the 3.6 ms a CodiEsp dev note spent here.
+        rows = np.concatenate(chosen)
+        sent = np.repeat(np.arange(len(sentences)), lengths)
+        score, coverage = self._scores(q, sent, rows)
+        # A sentence that tells of no injury event needs all the words of an event title (see WHOLE_EVENT_CHAPTERS).
+        event = np.fromiter((not INJURY.isdisjoint(s) for s in sentences), dtype=bool, count=len(sentences))
+        needed = np.where(self.whole_event[rows] & ~event[sent], 0.999, MIN_COVERAGE)
+        keep = (coverage >= needed) & (score > 0)
+        sent, rows, score, coverage = sent[keep], rows[keep], score[keep], coverage[keep]
+        codes = self.index.row_code[rows]
+        # Best row per code and sentence (the first such row a stable sort meets, as before), then each
+        # sentence's codes best first (ties by code, so the order is the same on every run).
+        order = np.lexsort((-score, codes, sent))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (sent[order][1:] != sent[order][:-1]) | (codes[order][1:] != codes[order][:-1])
+        best = order[first]
+        best = best[np.lexsort((codes[best], -score[best], sent[best]))]
+        sent, rows = sent[best], rows[best]
+        columns = self._columns(q, sent, rows)
+        return self._pick(len(sentences), per_sentence, sent.tolist(), codes[best].tolist(), rows.tolist(),
+                          score[best].tolist(), coverage[best].tolist(), columns)
+
+    def _anchor_rows(self, q: sp.csr_matrix) -> list[np.ndarray]:
+        """Per sentence, the rows its anchor words select (at most :data:`ROWS_PER_SENTENCE`)."""
         first = (q @ self.anchor_required).tocsr()
         # A row pays, already in this pass, for the anchor words it lacks: "laceration of the scalp" has a
         # few hundred rows sharing "scalp" at one weight, and without the cost which forty survive is
         # arbitrary ("Contusion of scalp" and "Laceration without foreign body of scalp" tie).
         first.data = first.data - MISSING_COST * (self.anchor_total[first.indices] - first.data)
         chosen: list[np.ndarray] = []
-        for i in range(len(sentences)):
-            start, end = first.indptr[i], first.indptr[i + 1]
+        bounds = first.indptr.tolist()
+        for start, end in zip(bounds[:-1], bounds[1:]):
             rows, weights = first.indices[start:end], first.data[start:end]
             if len(rows) > ROWS_PER_SENTENCE:
                 keep = np.argpartition(-weights, ROWS_PER_SENTENCE)[:ROWS_PER_SENTENCE]
                 rows = rows[keep]
             chosen.append(rows)
-        candidates = np.unique(np.concatenate(chosen)) if any(len(c) for c in chosen) else np.zeros(0, dtype=np.int32)
-        if not len(candidates):
-            return [[] for _ in sentences]
-        position = {int(r): k for k, r in enumerate(candidates)}
-        required = (q @ self.required_csc[:, candidates]).toarray()
-        optional = (q @ self.optional_csc[:, candidates]).toarray()
-        forbidden = (q @ self.forbidden_csc[:, candidates]).toarray()
-        total = self.index.required_total[candidates]
+        return chosen
+
+    def _scores(self, q: sp.csr_matrix, sent: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Score and coverage of each (sentence, row) pair, in float32 as the sparse products sum them."""
+        candidates = np.unique(rows)
+        n = len(candidates)
+        # One product for the three word kinds: each column's sum is the same (summed in word order), and
+        # one sparse product instead of three saved 0.6 ms a CodiEsp dev note.
+        both = (q @ self._stacked[:, np.concatenate([candidates, candidates + self._n_rows,
+                                                     candidates + 2 * self._n_rows])]).toarray()
+        k = np.searchsorted(candidates, rows)
+        required, optional, forbidden = both[sent, k], both[sent, k + n], both[sent, k + 2 * n]
+        total = self.index.required_total[rows]
         coverage = required / np.maximum(total, 1e-6)
         score = required + OPTIONAL_GAIN * optional - MISSING_COST * (total - required) - FORBIDDEN_COST * forbidden
-        return [self._best(q, i, rows, position, score, coverage, per_sentence, not INJURY.isdisjoint(sentences[i]))
-                for i, rows in enumerate(chosen)]
+        return score, coverage
 
-    def _best(self, q: sp.csr_matrix, i: int, rows: np.ndarray, position: dict[int, int], score: np.ndarray,
-              coverage: np.ndarray, per_sentence: int, event: bool = True) -> list[Match]:
-        if not len(rows):
-            return []
-        k = np.fromiter((position[int(r)] for r in rows), dtype=np.int64, count=len(rows))
-        row_score, row_coverage = score[i, k], coverage[i, k]
-        if event:
-            keep = (row_coverage >= MIN_COVERAGE) & (row_score > 0)
-        else:
-            keep = (row_coverage >= np.where(self.whole_event[rows], 0.999, MIN_COVERAGE)) & (row_score > 0)
-        rows, row_score, row_coverage = rows[keep], row_score[keep], row_coverage[keep]
-        codes = self.index.row_code[rows]
-        # Best row per code, best codes first (ties by code, so the order is the same on every run).
-        order = np.lexsort((codes, -row_score))
-        _, first = np.unique(codes[order], return_index=True)
-        ranked = order[np.sort(first)]
-        ranked = ranked[np.lexsort((codes[ranked], -row_score[ranked]))]
-        words = set(q.indices[q.indptr[i]:q.indptr[i + 1]].tolist())
+    def _columns(self, q: sp.csr_matrix, sent: np.ndarray, rows: np.ndarray) -> list[tuple[int, ...]]:
+        """Per (sentence, row) pair, the row's required words the sentence has (vocabulary columns, ascending)."""
         col = self.required_csc
-        # Each condition of the sentence first, then the runners-up: a code that names a word no better code
-        # named ("hypertension" after eight "type 2 diabetes with ..." codes) goes before codes that only
-        # repeat words already coded. A coder codes every condition once before weighing alternatives.
-        novel, repeats, covered = [], [], set()
-        for j in ranked.tolist():
-            row = int(rows[j])
-            columns = tuple(int(c) for c in col.indices[col.indptr[row]:col.indptr[row + 1]] if int(c) in words)
-            match = Match(int(codes[j]), row, float(row_score[j]), float(row_coverage[j]), columns)
-            if covered.issuperset(columns):
-                repeats.append(match)
-            else:
-                novel.append(match)
-                covered.update(columns)
-            if len(novel) >= per_sentence:
-                break
-        return (novel + repeats)[:per_sentence]
+        starts, ends = col.indptr[rows], col.indptr[rows + 1]
+        lengths = ends - starts
+        pair = np.repeat(np.arange(len(rows)), lengths)
+        words = col.indices[np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths - starts, lengths)]
+        # A word is the sentence's when (sentence, word) is a cell of q: keys sorted as q's CSR lays them.
+        width = q.shape[1]
+        present = np.repeat(np.arange(q.shape[0], dtype=np.int64), np.diff(q.indptr)) * width + q.indices
+        keys = sent[pair].astype(np.int64) * width + words
+        at = np.minimum(np.searchsorted(present, keys), max(len(present) - 1, 0))
+        has = present[at] == keys if len(present) else np.zeros(len(keys), dtype=bool)
+        kept = words[has].tolist()
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(pair[has], minlength=len(rows)))]).tolist()
+        return [tuple(kept[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    @staticmethod
+    def _pick(n: int, per_sentence: int, sent: list[int], codes: list[int], rows: list[int], score: list[float],
+              coverage: list[float], columns: list[tuple[int, ...]]) -> list[list[Match]]:
+        """Each sentence's matches from its ranked pairs (see :meth:`match`)."""
+        out: list[list[Match]] = [[] for _ in range(n)]
+        p, total = 0, len(sent)
+        while p < total:
+            i = sent[p]
+            # Each condition of the sentence first, then the runners-up: a code that names a word no better
+            # code named ("hypertension" after eight "type 2 diabetes with ..." codes) goes before codes that
+            # only repeat words already coded. A coder codes every condition once before weighing alternatives.
+            novel, repeats, covered = [], [], set()
+            while p < total and sent[p] == i:
+                if len(novel) < per_sentence:
+                    if covered.issuperset(columns[p]):
+                        repeats.append(p)
+                    else:
+                        novel.append(p)
+                        covered.update(columns[p])
+                p += 1
+            out[i] = [Match(codes[j], rows[j], score[j], coverage[j], columns[j])
+                      for j in (novel + repeats)[:per_sentence]]
+        return out

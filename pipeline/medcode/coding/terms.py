@@ -31,11 +31,19 @@ class Terms:
     longest: int
     drugs: dict[tuple[str, ...], str]
 
+    @functools.cached_property
+    def _first_words(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The words phrases and drug names start with (a sentence's other words start none: skipped)."""
+        return frozenset(k[0] for k in self.phrases), frozenset(k[0] for k in self.drugs)
+
     def expand(self, words: list[str]) -> list[tuple[int, int, tuple[str, ...]]]:
         """``(first word, end word, title words)`` for each phrase of a sentence (its canonical words, in order)."""
         added = []
         n = len(words)
+        firsts = self._first_words[0]
         for i in range(n):
+            if words[i] not in firsts:
+                continue
             for j in range(i + 1, min(i + self.longest, n) + 1):
                 found = self.phrases.get(tuple(words[i:j]))
                 if found:
@@ -46,7 +54,10 @@ class Terms:
         """``(first word, end word, Z79 code)`` for each drug the sentence names."""
         out = []
         n = len(words)
+        firsts = self._first_words[1]
         for i in range(n):
+            if words[i] not in firsts:
+                continue
             for j in range(min(i + 3, n), i, -1):
                 code = self.drugs.get(tuple(words[i:j]))
                 if code:

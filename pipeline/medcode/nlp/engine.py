@@ -186,9 +186,11 @@ class CodingEngine:
         found = self._matcher("all").match(bags, self.per_sentence)
         hits: dict[tuple[int, int], list[CodeHit]] = {}
         keys: dict[tuple[int, int], str] = {}
-        for sent, bag, matches in zip(sentences, bags, found):
+        # A sentence's words are among the note's (note_words is their union): the 7th character reads the
+        # note's words, without a new set per match (0.4 ms of a CodiEsp dev note).
+        for sent, matches in zip(sentences, found):
             for rank, match in enumerate(matches):
-                self._add(hits, keys, sent, match, rank, bag | note_words)
+                self._add(hits, keys, sent, match, rank, note_words)
         for start, end, code in drugs:
             hits.setdefault((start, end), []).append(CodeHit(code, CM, "engine", 1.0, 0))
             keys.setdefault((start, end), alias_key(["long", "term", "use", code]))
@@ -218,7 +220,7 @@ class CodingEngine:
     def _add(self, hits: dict, keys: dict, sent: list, match, rank: int, words: set[str], index: CodeIndex | None = None):
         index = index or self.index
         vocab_words = {index.words[c] for c in match.columns}
-        tokens = [i for i, ws in sent if vocab_words.intersection(ws)]
+        tokens = [i for i, ws in sent if not vocab_words.isdisjoint(ws)]
         if not tokens:
             return
         extent = (min(tokens), max(tokens) + 1)
@@ -343,21 +345,23 @@ class CodingEngine:
                     hits.setdefault(extent, []).append(CodeHit(code, CM, "engine", 1.0, 0))
                     keys.setdefault(extent, lexicon[extent][0] if extent in lexicon else alias_key(["history", code]))
         for kind, status, extra in (("family", FAMILY, {"family", "history"}), ("personal", HISTORICAL, {"personal", "history"})):
-            wanted = [i for i, sent in enumerate(sentences)
-                      if any(status in statuses.get(extent, ()) and NEGATED not in statuses.get(extent, ())
-                             and inside_sentence(extent, sent) for extent in hits)]
+            # The extents of that status first (most notes have none): testing every extent against every
+            # sentence was 0.4-0.6 ms of a CodiEsp dev note.
+            flagged = [extent for extent in hits
+                       if status in statuses.get(extent, ()) and NEGATED not in statuses.get(extent, ())]
+            wanted = [i for i, sent in enumerate(sentences) if any(inside_sentence(e, sent) for e in flagged)]
             if not wanted:
                 continue
             matcher = self._matcher(kind)
             found = matcher.match([bags[i] | extra for i in wanted], 3)
             for i, matches in zip(wanted, found):
                 for rank, match in enumerate(matches):
-                    self._add(hits, keys, sentences[i], match, rank, bags[i] | note_words, matcher.index)
+                    self._add(hits, keys, sentences[i], match, rank, note_words, matcher.index)
 
     def _store(self, doc: Doc, hits: dict, keys: dict) -> None:
         """Merge the engine's hits into the doc's mentions (one entry per extent, as the matcher keeps)."""
         found = doc.user_data.setdefault(HITS_KEY, {})
-        spans = list(doc.spans.get(MENTIONS_KEY, []))
+        spans = []
         for extent, new in hits.items():
             key, old = found.get(extent, (keys[extent], ()))
             # The engine's hit stays beside a lexicon hit of the same code: the ranker reads both.
@@ -366,7 +370,12 @@ class CodingEngine:
             if extent not in found:
                 spans.append(Span(doc, extent[0], extent[1], label=span_label(merged)))
             found[extent] = (key, merged)
-        doc.spans[MENTIONS_KEY] = spans
+        # The new spans go after the group's own: reading the group out and back made a Span object of each
+        # of its ~100 spans (0.3 ms of a CodiEsp dev note).
+        if MENTIONS_KEY in doc.spans:
+            doc.spans[MENTIONS_KEY].extend(spans)
+        else:
+            doc.spans[MENTIONS_KEY] = spans
 
     def to_disk(self, path, *, exclude=()) -> None:
         path = ensure_path(path)

@@ -218,8 +218,11 @@ class _RuleIndex:
     def apply(self, tokens: list[tuple[str, int]]) -> list[tuple[str, int]]:
         """When all (and any) trigger words occur within a window, add and drop tokens (rules in order)."""
         present = _present(tokens)
+        # The words as a set, made once per change: frozenset.issubset(dict.keys()) built a set of the keys
+        # for every rule (127 a passage), a third of the rules' time.
+        words = set(present)
         for rule, need, anyof in self.rules:
-            if not need.issubset(present.keys()) or (anyof and anyof.isdisjoint(present.keys())):
+            if not need <= words or (anyof and anyof.isdisjoint(words)):
                 continue
             at = _rule_fires(rule, present)
             if at is None:
@@ -227,6 +230,7 @@ class _RuleIndex:
             drop = set(rule.get("drop", "").split())
             tokens = [(t, s) for t, s in tokens if t not in drop] + [(t, at) for t in rule.get("add", "").split()]
             present = _present(tokens)  # only when a rule fires
+            words = set(present)
         return tokens
 
 
