@@ -12,6 +12,7 @@ combination and history codes from the codes of the note's conditions (:mod:`med
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -63,12 +64,19 @@ _NOT_CURRENT = frozenset({NEGATED, FAMILY, HISTORICAL, HYPOTHETICAL})
 #: Chapter 15 codes are for a pregnancy's record and chapter 16 codes for a newborn's (Guidelines I.C.15.a, I.C.16.a):
 #: a note with none of these words gets none from word matches ("T2DM, diet controlled" had O24.410 first, gestational
 #: diabetes diet controlled; "Klebsiella" brought P23.6, congenital pneumonia; 9 of 239 fresh notes).
-PREGNANCY_WORDS = frozenset(content_words(
+#: The words as written; :func:`_chapter_words` gives them canonical (on first use: canonical words need
+#: ``synonyms.json``, which importing the module must not read).
+PREGNANCY_WORDS = (
     "pregnant pregnancy gestation gestational trimester prenatal antepartum postpartum puerperal delivery delivered "
     "labor cesarean c-section gravida primigravida multigravida obstetric IUP miscarriage abortion ectopic placenta "
-    "fetal fetus amniotic preeclampsia eclampsia intrauterine postnatal lactation breastfeeding"))
-NEWBORN_WORDS = frozenset(content_words("newborn neonate neonatal infant baby NICU nursery born preterm premature "
-                                        "prematurity birth perinatal"))
+    "fetal fetus amniotic preeclampsia eclampsia intrauterine postnatal lactation breastfeeding")
+NEWBORN_WORDS = "newborn neonate neonatal infant baby NICU nursery born preterm premature prematurity birth perinatal"
+
+
+@functools.cache
+def _chapter_words(text: str) -> frozenset[str]:
+    return frozenset(content_words(text))
+
 _GRAVIDA_PARA = re.compile(r"g\d+p\d+")
 #: A poisoning by a drug (T36-T50, 6th character 1-4: accidental, intentional, assault, undetermined).
 _POISONING = re.compile(r"T(?:3[6-9]|4\d|50)\.\w\w[1-4]")
@@ -227,9 +235,9 @@ class CodingEngine:
         code = index.codes[match.code]
         if code.startswith(VALUE_CATEGORIES):
             return  # coded from the stated value (medcode.coding.measurements), not from words
-        if code[0] == "O" and words.isdisjoint(PREGNANCY_WORDS) and not any(_GRAVIDA_PARA.fullmatch(w) for w in words):
+        if code[0] == "O" and words.isdisjoint(_chapter_words(PREGNANCY_WORDS)) and not any(_GRAVIDA_PARA.fullmatch(w) for w in words):
             return
-        if code[0] == "P" and words.isdisjoint(NEWBORN_WORDS) and not {"day", "old"} <= words:  # "2-day-old"
+        if code[0] == "P" and words.isdisjoint(_chapter_words(NEWBORN_WORDS)) and not {"day", "old"} <= words:  # "2-day-old"
             return
         options = index.seventh.get(match.code)
         if options:
