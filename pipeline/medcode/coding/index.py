@@ -18,6 +18,7 @@ JSON, no pickle.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import re
@@ -147,13 +148,15 @@ class CodeIndex:
 
     def __init__(self, codes: list[str], titles: list[str], seventh: dict[int, dict[str, str]], vocab: dict[str, int],
                  idf: np.ndarray, required: sp.csr_matrix, optional: sp.csr_matrix, forbidden: sp.csr_matrix,
-                 row_code: np.ndarray):
+                 row_code: np.ndarray, words: list[str] | None = None):
         self.codes, self.titles, self.seventh = codes, titles, seventh
         self.vocab, self.idf = vocab, idf
-        self.words = sorted(vocab, key=vocab.get)
+        # ``words``: the vocabulary in column order when the caller has it (a subset shares its parent's).
+        self.words = words if words is not None else sorted(vocab, key=vocab.get)
         self.required, self.optional, self.forbidden = required, optional, forbidden
         self.row_code = row_code
         self.required_total = np.asarray(required.sum(axis=0)).ravel()
+        self._sorted: bool | None = None  # whether the codes are in order (checked on the first subset)
 
     @classmethod
     def build(cls, kb) -> CodeIndex:
@@ -190,14 +193,28 @@ class CodeIndex:
 
     def subset(self, prefixes: tuple[str, ...]) -> CodeIndex:
         """The rows of the codes that start with one of ``prefixes`` (same vocabulary and IDF)."""
-        keep_codes = [i for i, c in enumerate(self.codes) if c.startswith(prefixes)]
-        new_code = {old: new for new, old in enumerate(keep_codes)}
-        rows = np.flatnonzero(np.isin(self.row_code, keep_codes))
+        # The engine builds a subset for each table prefix it meets (one per prefix and process): a scan of every
+        # code and a dict of every row were 10 ms a subset, 1.6 ms a CodiEsp dev note in a one-pass run.
+        keep_codes = self._prefixed(prefixes)
+        new_code = np.full(len(self.codes), -1, dtype=np.int32)
+        new_code[keep_codes] = np.arange(len(keep_codes), dtype=np.int32)
+        rows = np.flatnonzero(new_code[self.row_code] >= 0)
         return CodeIndex([self.codes[i] for i in keep_codes], [self.titles[i] for i in keep_codes],
-                         {new_code[i]: v for i, v in self.seventh.items() if i in new_code}, self.vocab, self.idf,
-                         self.required[:, rows].tocsr(), self.optional[:, rows].tocsr(),
-                         self.forbidden[:, rows].tocsr(),
-                         np.array([new_code[int(c)] for c in self.row_code[rows]], dtype=np.int32))
+                         {int(new_code[i]): self.seventh[i] for i in keep_codes if i in self.seventh}, self.vocab,
+                         self.idf, self.required[:, rows].tocsr(), self.optional[:, rows].tocsr(),
+                         self.forbidden[:, rows].tocsr(), new_code[self.row_code[rows]], self.words)
+
+    def _prefixed(self, prefixes: tuple[str, ...]) -> list[int]:
+        """The indices (ascending) of the codes that start with one of ``prefixes``."""
+        if self._sorted is None:
+            self._sorted = all(a <= b for a, b in zip(self.codes, self.codes[1:]))
+        if not self._sorted:
+            return [i for i, c in enumerate(self.codes) if c.startswith(prefixes)]
+        # Sorted codes: those with a prefix are one run, found by bisection.
+        found: set[int] = set()
+        for prefix in prefixes:
+            found.update(range(bisect.bisect_left(self.codes, prefix), bisect.bisect_left(self.codes, prefix + "\U0010ffff")))
+        return sorted(found)
 
     # ------------------------------------------------------------------ storage
     def to_disk(self, path: Path) -> None:

@@ -202,10 +202,12 @@ class CodingEngine:
         for start, end, code in drugs:
             hits.setdefault((start, end), []).append(CodeHit(code, CM, "engine", 1.0, 0))
             keys.setdefault((start, end), alias_key(["long", "term", "use", code]))
-        values = (value_codes(doc.text, self._value_ranges()) + self._newborn_codes().newborn_codes(doc.text)
-                  + absence_codes(doc.text) + follow_up_codes(doc.text) + receptor_codes(doc.text)
-                  + elevated_bp_codes(doc.text) + therapy_encounter_codes(doc.text))
-        for system, found_codes in ((CM, values), (PCS, cardiac_device_codes(doc.text))):
+        # Doc.text joins a Token object per token on every access (8 reads were 1.1 ms of a CodiEsp dev note).
+        text = doc.text
+        values = (value_codes(text, self._value_ranges()) + self._newborn_codes().newborn_codes(text)
+                  + absence_codes(text) + follow_up_codes(text) + receptor_codes(text)
+                  + elevated_bp_codes(text) + therapy_encounter_codes(text))
+        for system, found_codes in ((CM, values), (PCS, cardiac_device_codes(text))):
             for start_char, end_char, code in found_codes:
                 span = doc.char_span(start_char, end_char, alignment_mode="expand")
                 if span is not None and len(span):

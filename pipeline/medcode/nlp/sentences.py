@@ -40,7 +40,7 @@ class LineSentencizer:
         orth, is_punct, is_space = arr[:, 0].tolist(), arr[:, 1].tolist(), arr[:, 2].tolist()
         starts = np.full(len(doc), -1, dtype=np.int64)
         starts[0] = 1
-        text = doc.text
+        strings = doc.vocab.strings
         seen_end = False
         for i in range(len(doc)):
             final = orth[i] in self._punct_hashes
@@ -49,10 +49,10 @@ class LineSentencizer:
                 seen_end = False
             elif final:
                 seen_end = True
-            if is_space[i] and i + 1 < len(doc):
-                token = doc[i]
-                if "\n" in text[token.idx:token.idx + len(token)]:
-                    starts[i + 1] = 1
-                    seen_end = False
+            # A whitespace token's text is its ORTH string: no Doc.text (a Token object per token, 0.14 ms
+            # of a CodiEsp dev note) nor Token object needed.
+            if is_space[i] and i + 1 < len(doc) and "\n" in strings[orth[i]]:
+                starts[i + 1] = 1
+                seen_end = False
         doc.from_array([SENT_START], starts.reshape(-1, 1).astype(np.uint64))
         return doc
