@@ -87,6 +87,8 @@ class MentionMatcher:
         self._packed: dict[str, str] = {}
         self._known: set[str] = set()
         self._parsed: dict[str, tuple[CodeHit, ...]] = {}
+        #: The span label of each key parsed so far (as many as ``_parsed``).
+        self._labels: dict[str, str] = {}
         self._norms: dict[str, str] = {}
 
     def initialize(self, get_examples=None, *, nlp: Language | None = None,
@@ -108,7 +110,7 @@ class MentionMatcher:
         self._codes = list(index)
         self._packed = packed
         self._known = {word for key in packed for word in key.split()}
-        self._parsed = {}
+        self._parsed, self._labels = {}, {}
 
     def __len__(self) -> int:
         return len(self._packed)
@@ -140,12 +142,14 @@ class MentionMatcher:
 
     def __call__(self, doc: Doc) -> Doc:
         spans, found = [], {}
-        lookup, packed = self.lookup, self._packed
-        for start, end, key in content_windows(doc, self.max_words, self._norm, self._known):
-            if key in packed:
-                hits = lookup(key)
-                found[(start, end)] = (key, hits)
-                spans.append(Span(doc, start, end, label=span_label(hits)))
+        lookup, labels = self.lookup, self._labels
+        for start, end, key in content_windows(doc, self.max_words, self._norm, self._known, self._packed):
+            hits = lookup(key)
+            label = labels.get(key)
+            if label is None:
+                label = labels[key] = span_label(hits)
+            found[(start, end)] = (key, hits)
+            spans.append(Span(doc, start, end, label=label))
         # Codes live in one dict per doc, read by the span extension's getter: cheaper than an
         # extension value per span, and keyed by token offsets, so each stretch has one entry.
         doc.user_data[HITS_KEY] = found
@@ -163,7 +167,7 @@ class MentionMatcher:
         self._codes = [tuple(c) for c in payload["codes"]]
         self._packed = payload["lexicon"]
         self._known = set(payload["words"])
-        self._parsed = {}
+        self._parsed, self._labels = {}, {}
         return self
 
     def to_disk(self, path, *, exclude=()) -> None:
@@ -181,13 +185,14 @@ def span_label(hits: tuple[CodeHit, ...]) -> str:
     return LABELS[systems.pop()] if len(systems) == 1 else MIXED_LABEL
 
 
-def content_windows(doc: Doc, max_words: int, norm=None,
-                    known: set[str] | None = None) -> Iterator[tuple[int, int, str]]:
+def content_windows(doc: Doc, max_words: int, norm=None, known: set[str] | None = None,
+                    keys=None) -> Iterator[tuple[int, int, str]]:
     """Every window of up to ``max_words`` content tokens within a sentence, as (start, end, key).
 
     Reads token attributes as one array (no Token objects): this loop is the matcher's hot path.
     With ``known`` (the words of a lexicon), windows stop at a word no key contains: no key can
-    match them, and most words of a note are such words.
+    match them, and most words of a note are such words. With ``keys``, only the windows whose key
+    is one of them.
     """
     norm = norm or (lambda orth, vocab: norm_words(vocab.strings[orth]))
     vocab = doc.vocab
@@ -197,7 +202,7 @@ def content_windows(doc: Doc, max_words: int, norm=None,
     rows = doc.to_array([ORTH, IS_PUNCT, IS_SPACE, SENT_START]).tolist() if len(doc) else []
     for i, (orth, is_punct, is_space, sent_start) in enumerate(rows):
         if sent_start == 1 and run:
-            yield from _windows(run, max_words)
+            yield from _windows(run, max_words, keys)
             run = []
         if not (is_punct or is_space):
             words = norm(orth, vocab)
@@ -205,22 +210,39 @@ def content_windows(doc: Doc, max_words: int, norm=None,
                 continue
             if known is not None and not known.issuperset(words):
                 if run:
-                    yield from _windows(run, max_words)
+                    yield from _windows(run, max_words, keys)
                     run = []
                 continue
             run.append((i, words))
     if run:
-        yield from _windows(run, max_words)
+        yield from _windows(run, max_words, keys)
 
 
-def _windows(run: list[tuple[int, tuple[str, ...]]], max_words: int) -> Iterator[tuple[int, int, str]]:
-    for a in range(len(run)):
-        start = run[a][0]
-        bag: set[str] = set()
-        for b in range(a, min(a + max_words, len(run))):
-            bag.update(run[b][1])
-            # alias_key(bag) without its copy of the set: ~600 windows a CodiEsp note.
-            yield start, run[b][0] + 1, " ".join(sorted(bag))
+def _windows(run: list[tuple[int, tuple[str, ...]]], max_words: int, keys=None) -> list[tuple[int, int, str]]:
+    # ~670 windows a CodiEsp dev note: the bag is kept as a sorted list, re-sorted and joined only when a token
+    # adds a word, and the windows come back as one list (no generator step each). With the labels cached per
+    # key, the matcher went from 1.43 to 1.13 ms of CPU a CodiEsp dev note.
+    out = []
+    n = len(run)
+    for a in range(n):
+        start, words = run[a]
+        bag = sorted(set(words))
+        key = " ".join(bag)
+        if keys is None or key in keys:
+            out.append((start, start + 1, key))
+        for b in range(a + 1, min(a + max_words, n)):
+            end, words = run[b]
+            added = False
+            for w in words:
+                if w not in bag:
+                    bag.append(w)
+                    added = True
+            if added:
+                bag.sort()
+                key = " ".join(bag)
+            if keys is None or key in keys:
+                out.append((start, end + 1, key))
+    return out
 
 
 def window_keys(doc: Doc, max_words: int) -> set[str]:

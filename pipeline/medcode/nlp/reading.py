@@ -20,6 +20,8 @@ _STATED_UNDER_NEGATION = frozenset({"afford"})
 #: so "l" of a volume ("5 l") stays a unit. Norm words drop one-letter tokens, so "OA R ankle" had coded the
 #: unspecified side (M19.079; 10 of 239 fresh chart-style notes wrote the side this way).
 _SIDE_LETTERS = {"R": ("right",), "L": ("left",), "Rt": ("right",), "Lt": ("left",), "RT": ("right",), "LT": ("left",)}
+#: What a token text is to a negation's scope (see :meth:`SentenceReader.words`).
+_PLAIN, _SCOPE_END, _CLAUSE_MARK, _NEGATOR, _STATED = range(5)
 #: Separates a sentence's own tokens from the phrase expansions appended after them.
 _MARK = (-1, ())
 
@@ -109,7 +111,7 @@ class SentenceReader:
     each token text's canonical words: notes repeat their words)."""
 
     def __init__(self) -> None:
-        self._norms: dict[int, tuple[str, ...]] = {}
+        self._norms: dict[int, tuple[int, tuple[str, ...]]] = {}
 
     def words(self, doc: Doc) -> list[list[tuple[int, tuple[str, ...]]]]:
         """Per sentence, its content tokens and their canonical words.
@@ -125,25 +127,34 @@ class SentenceReader:
             if sent_start == 1 or not sentences:
                 sentences.append([])
                 negated = False
-            text = vocab.strings[orth].lower()
-            if is_punct or is_space or text in _SCOPE_ENDS:
-                negated = negated and not (is_punct and text in ",;:") and text not in _SCOPE_ENDS
+            # What a token text is to the negation scope and its words, read once per text: its lower-case form
+            # and set tests for every token made this loop 0.27 ms of a CodiEsp dev note, now 0.20 (CPU time).
+            entry = norms.get(orth)
+            if entry is None:
+                entry = self._entry(vocab.strings[orth])
+                if len(norms) < 500_000:
+                    norms[orth] = entry
+            kind, words = entry
+            if is_punct or is_space or kind == _SCOPE_END:
+                negated = negated and not (is_punct and kind == _CLAUSE_MARK) and kind != _SCOPE_END
                 continue
-            if text in _NEGATORS:
+            if kind == _NEGATOR:
                 negated = True
                 continue
-            if text in _STATED_UNDER_NEGATION:
+            if kind == _STATED:
                 negated = False
             if negated:
                 continue
-            words = norms.get(orth)
-            if words is None:
-                words = self._norm(vocab.strings[orth])
-                if len(norms) < 500_000:
-                    norms[orth] = words
             if words:
                 sentences[-1].append((i, words))
         return sentences
+
+    def _entry(self, token: str) -> tuple[int, tuple[str, ...]]:
+        """A token text's kind (for the negation scope) and canonical words."""
+        text = token.lower()
+        kind = (_SCOPE_END if text in _SCOPE_ENDS else _CLAUSE_MARK if text in ",;:" else _NEGATOR if text in _NEGATORS
+                else _STATED if text in _STATED_UNDER_NEGATION else _PLAIN)
+        return kind, self._norm(token)
 
     def _norm(self, token: str) -> tuple[str, ...]:
         """A token's canonical words; a hyphenated word also gives its parts.
