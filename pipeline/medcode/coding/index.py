@@ -194,7 +194,8 @@ class CodeIndex:
     def subset(self, prefixes: tuple[str, ...]) -> CodeIndex:
         """The rows of the codes that start with one of ``prefixes`` (same vocabulary and IDF)."""
         # The engine builds a subset for each table prefix it meets (one per prefix and process): a scan of every
-        # code and a dict of every row were 10 ms a subset, 1.6 ms a CodiEsp dev note in a one-pass run.
+        # code and a dict of every row were 10 ms a subset (~20 subsets in one pass over CodiEsp dev, 0.8 ms a
+        # note); by bisection it is 0.9 ms.
         keep_codes = self._prefixed(prefixes)
         new_code = np.full(len(self.codes), -1, dtype=np.int32)
         new_code[keep_codes] = np.arange(len(keep_codes), dtype=np.int32)
