@@ -140,21 +140,24 @@ def _note_columns(x: np.ndarray, pool: CandidatePool, facts: list[CodeFacts], n_
     each looking its codes up again) was a fifth of the feature time.
     """
     codes, ridge, ridge_rank, knn, system = pool.codes, pool.ridge, pool.ridge_rank, pool.knn_votes, pool.system
-    vote_rank = {c: r for r, c in enumerate(sorted(knn, key=lambda c: -knn[c][0]))}
+    log1p = math.log1p
+    # The log of each neighbour code's vote rank, and of the rank of the rest, once a pool: most candidates
+    # have no vote.
+    vote_log = {c: log1p(r) for r, c in enumerate(sorted(knn, key=lambda c: -knn[c][0]))}
     cat_max: dict[str, float] = {}
     for code in codes:
         if ridge_rank[code] >= 0:
             cat = category(code, system)
             cat_max[cat] = max(cat_max.get(cat, -1.0), ridge[code])
-    no_rank, unranked, top, no_vote = math.log1p(n_labels), len(vote_rank) + 10, pool.top_ridge, (0.0, 0.0)
-    child_links, log1p = pool.child_links, math.log1p
+    no_rank, no_vote_log, top, no_vote = log1p(n_labels), log1p(len(vote_log) + 10), pool.top_ridge, (0.0, 0.0)
+    child_links = pool.child_links
     rows = []
     for code, f in zip(codes, facts):
         r, rank, (vote, sim), title = ridge[code], ridge_rank[code], knn.get(code, no_vote), f.title_words
         covered = len(title & note_words)
         rows.append((r, log1p(rank) if rank >= 0 else no_rank, vote, sim, f.prior_log, f.seen_in_training,
                      f.billable, f.in_code_set, f.category_prior_log, cat_max.get(f.category, 0.0),
-                     child_links.get(code, 0), len(code), r / top, log1p(vote_rank.get(code, unranked)),
+                     child_links.get(code, 0), len(code), r / top, vote_log.get(code, no_vote_log),
                      covered / len(title) if title else 0.0, len(title) - covered))
     x[:, _NOTE_COLUMNS] = rows
     x[:, COLUMN["first_position"]] = 1.0  # "at the very end": overwritten for linked codes
