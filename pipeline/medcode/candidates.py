@@ -106,7 +106,8 @@ class CandidatePool:
 def _gather_links(system: str, mentions: list[Mention], index: dict[str, int]) -> tuple:
     """Links per code, links to codes below each known code, and per category what the note says of it."""
     links: dict[str, list[Link]] = defaultdict(list)
-    child_links: Counter = Counter()
+    # A plain dict while counting (Counter's missing-key hook is a Python call per new parent), a Counter after.
+    child_links: dict[str, int] = {}
     # Per category: was it mentioned as the patient's, and was it mentioned only negated / for a relative?
     affirmed: set[str] = set()
     set_aside: dict[str, set[str]] = defaultdict(set)
@@ -139,8 +140,8 @@ def _gather_links(system: str, mentions: list[Mention], index: dict[str, int]) -
             if found is None:
                 found = parents[code] = [parent for parent in ancestors(code, system) if parent in index]
             for parent in found:
-                child_links[parent] += 1
-    return links, child_links, affirmed, set_aside, stated
+                child_links[parent] = child_links.get(parent, 0) + 1
+    return links, Counter(child_links), affirmed, set_aside, stated
 
 
 def propose(system: str, ridge_row: np.ndarray, knn_votes: dict[str, tuple[float, float]],

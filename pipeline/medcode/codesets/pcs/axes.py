@@ -140,7 +140,8 @@ class _Call:
         if hint is not None:
             op.hint = hint
             op.score = max(op.score, INDEX_OP_WEIGHT)
-        if op.score and self.q.positions(op.hit | op.hint) <= self.q.past:
+        # (op.hit | op.hint is never empty when op.score is set, so no past words: not past.)
+        if op.score and self.q.past and self.q.positions(op.hit | op.hint) <= self.q.past:
             # "Rehabilitation after total hip arthroplasty": the arthroplasty is not this encounter's.
             op.score *= PAST_FACTOR
         return op
@@ -172,7 +173,7 @@ class _Call:
             elif stated == label.side or (stated == "bilateral" and not self.has_bilateral(axis, label)):
                 # "Bilateral myringotomy": a body part with no Bilateral value is coded on each side.
                 choices.append(_Choice(code, score + SIDE_BONUS, hit | {stated}))
-        if not choices:
+        if not choices and self.fired.prefixes:
             # The index names the body part ("EGD": Upper Intestinal Tract) where the words do not.
             for code, _ in axis:
                 hint = self.fired.prefixes.get(self.prefix + code)
@@ -216,6 +217,8 @@ class _Call:
 
     def cued(self, choices: list[_Choice], axis, prefix: str, pos: int) -> list[_Choice]:
         """Add the weight of the cues that fire for this axis ("colostomy": the bypass ends at the skin)."""
+        if not self.cues:
+            return choices  # most passages fire no cue
         bonus = {}
         operation = self.c._labels[self.c._by_prefix[prefix[:3]].op].text
         for cue in self.cues:
