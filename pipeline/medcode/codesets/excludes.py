@@ -110,11 +110,23 @@ class Excludes1Index:
             ``[{"codes": [a, b], "note": note}]``, one entry per (code whose note it is, code it names).
         """
         codes = list(dict.fromkeys(codes))
+        # A note is checked only against the codes of the chapters it can name: most name none of a
+        # note's codes, and testing every pair was 0.6 ms of a CodiEsp dev note's ~20 (30 codes each).
+        by_letter: dict[str, list[int]] = {}
+        for i, b in enumerate(codes):
+            by_letter.setdefault(b[0], []).append(i)
         out = []
         for a in codes:
             for note, references, letters in self._checks_of(a):
-                for b in codes:
-                    if b != a and (letters is None or b[0] in letters) and _names(references, b):
+                if letters is None:
+                    named = codes
+                else:
+                    found = [i for letter in letters for i in by_letter.get(letter, ())]
+                    if not found:
+                        continue
+                    named = [codes[i] for i in sorted(found)]  # input order, as the pairs are listed
+                for b in named:
+                    if b != a and _names(references, b):
                         out.append({"codes": [a, b], "note": note})
         return out
 

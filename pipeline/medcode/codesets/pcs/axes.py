@@ -55,6 +55,9 @@ class _Call:
         self.fired = composer._fire(query)
         self.cache: dict = {}
         self.ops: dict[str, _Op] = {}
+        self.op_matches: dict[frozenset[str], tuple[float, frozenset[str], float]] = {}
+        #: The labels some name of which has a word of the passage (~170 of 2,392): the others match nothing.
+        self.live = composer._labels_named_by(query.bag)
         self.prefix = ""            # the table being scored
         self.cues = [dict(cue, words=frozenset(cue["any"]) & query.bag)
                      for cue in composer._lex["cues"] if frozenset(cue["any"]) & query.bag]
@@ -92,7 +95,7 @@ class _Call:
 
         A body part's side is settled apart (``sided`` false); on other axes it is one more word.
         """
-        if self.c._label_words(index).isdisjoint(self.q.bag):
+        if index not in self.live:
             return _NO_MATCH  # what matching gives a label none of whose names has a word of the passage
         key = (index, near, used, decay, sided)
         if key in self.cache:
@@ -122,8 +125,14 @@ class _Call:
         return op
 
     def _operation(self, table: _Table) -> _Op:
-        score, hit = self.match(table.op_words, frozenset(), frozenset(), DECAY["default"])
-        total = sum(self.c._idf.get(w, UNKNOWN_WEIGHT) for w in table.op_words) or 1.0
+        # Tables share their operation's words (a passage's ~24 candidate tables name a few operations):
+        # matched once per distinct words.
+        found = self.op_matches.get(table.op_words)
+        if found is None:
+            total = sum(self.c._idf.get(w, UNKNOWN_WEIGHT) for w in table.op_words) or 1.0
+            found = self.op_matches[table.op_words] = (
+                *self.match(table.op_words, frozenset(), frozenset(), DECAY["default"]), total)
+        score, hit, total = found
         op = _Op(OP_WEIGHT * max(score, 0.0) / total, hit if score > 0 else frozenset())
         hint = self.fired.tables.get(table.prefix)
         if hint is None and table.prefix[0] == "0":
@@ -131,7 +140,8 @@ class _Call:
         if hint is not None:
             op.hint = hint
             op.score = max(op.score, INDEX_OP_WEIGHT)
-        if op.score and self.q.positions(op.hit | op.hint) <= self.q.past:
+        # (op.hit | op.hint is never empty when op.score is set, so no past words: not past.)
+        if op.score and self.q.past and self.q.positions(op.hit | op.hint) <= self.q.past:
             # "Rehabilitation after total hip arthroplasty": the arthroplasty is not this encounter's.
             op.score *= PAST_FACTOR
         return op
@@ -144,8 +154,10 @@ class _Call:
 
     def body_parts(self, axis, near, used, decay) -> list[_Choice]:
         """Body part values of a row the words name, with the side settled or left open."""
-        choices = []
+        choices, live = [], self.live
         for code, index in axis:
+            if index not in live:
+                continue  # no name of the label has a word of the passage: it scores 0 (a call each cost ~5%)
             label = self.c._labels[index]
             score, hit = self.label(index, near, used, decay)
             if score <= 0:
@@ -161,7 +173,7 @@ class _Call:
             elif stated == label.side or (stated == "bilateral" and not self.has_bilateral(axis, label)):
                 # "Bilateral myringotomy": a body part with no Bilateral value is coded on each side.
                 choices.append(_Choice(code, score + SIDE_BONUS, hit | {stated}))
-        if not choices:
+        if not choices and self.fired.prefixes:
             # The index names the body part ("EGD": Upper Intestinal Tract) where the words do not.
             for code, _ in axis:
                 hint = self.fired.prefixes.get(self.prefix + code)
@@ -205,6 +217,8 @@ class _Call:
 
     def cued(self, choices: list[_Choice], axis, prefix: str, pos: int) -> list[_Choice]:
         """Add the weight of the cues that fire for this axis ("colostomy": the bypass ends at the skin)."""
+        if not self.cues:
+            return choices  # most passages fire no cue
         bonus = {}
         operation = self.c._labels[self.c._by_prefix[prefix[:3]].op].text
         for cue in self.cues:
@@ -229,10 +243,12 @@ class _Call:
             label = self.c._labels[index]
             if label.none:
                 continue
-            held = _range_match(label.text, self.q)
+            # Without a stated quantity no range can hold or fail (None): the label's regex search was a
+            # twentieth of the composer's time.
+            held = _range_match(label.text, self.q) if self.q.quantities else None
             if held is False:
                 continue
-            score, hit = self.label(index, frozenset(), used, decay, sided=True)
+            score, hit = self.label(index, frozenset(), used, decay, sided=True) if index in self.live else _NO_MATCH
             if held is not None:
                 score, hit = score + RANGE_WEIGHT, hit | held
             if score > 0:
