@@ -69,7 +69,8 @@ _NOT_CURRENT = frozenset({NEGATED, FAMILY, HISTORICAL, HYPOTHETICAL})
 PREGNANCY_WORDS = (
     "pregnant pregnancy gestation gestational trimester prenatal antepartum postpartum puerperal delivery delivered "
     "labor cesarean c-section gravida primigravida multigravida obstetric IUP miscarriage abortion ectopic placenta "
-    "fetal fetus amniotic preeclampsia eclampsia intrauterine postnatal lactation breastfeeding")
+    "fetal fetus amniotic preeclampsia eclampsia intrauterine postnatal lactation breastfeeding hyperemesis gravidarum "
+    "GDM")
 NEWBORN_WORDS = "newborn neonate neonatal infant baby NICU nursery born preterm premature prematurity birth perinatal"
 
 

@@ -1,0 +1,44 @@
+"""The coding engine on one-line notes: title conventions, charting shorthand and note-level rules."""
+
+import test_engine
+from medcode.about import NEGATED
+from medcode.coding.measurements import gestation_codes
+from medcode.coding.rules import follow_up_codes
+from test_engine import engine_codes
+
+nlp = test_engine.nlp  # the engine with the full code sets (a module fixture: built once here too)
+
+
+def test_a_bracketed_synonym_is_not_required(nlp):
+    # "Gestational [pregnancy-induced] hypertension ...": the note need not say "pregnancy-induced"
+    codes = engine_codes(nlp, "Gestational hypertension at 35 weeks of pregnancy, no proteinuria.")
+    assert "O13.3" in codes and "O10.013" not in codes
+    assert "J05.0" in engine_codes(nlp, "Barking cough and stridor. Dx: croup.")
+
+
+def test_spine_levels_name_their_region(nlp):
+    assert engine_codes(nlp, "L4-L5 disc herniation with radiculopathy.")["M51.16"][1] == 0
+    assert engine_codes(nlp, "L5-S1 disc herniation with radiculopathy.")["M51.17"][1] == 0
+    assert "M50.122" in engine_codes(nlp, "C5-6 disc herniation with radiculopathy.")
+
+
+def test_weeks_that_open_a_pregnancy_note_are_its_gestational_age():
+    text = "28 wks, new-onset BP 146/94 x2, no proteinuria. Dx gestational hypertension."
+    assert [code for _, _, code in gestation_codes(text)] == ["Z3A.28"]
+    assert gestation_codes("3 weeks, cough and fever.") == []
+
+
+def test_a_resolved_condition_is_history_not_negated(nlp):
+    codes = engine_codes(nlp, "Type 2 diabetes with hypoglycemia, resolved with juice.")
+    assert "E11.649" in codes and NEGATED not in codes["E11.649"][0]
+
+
+def test_follow_up_after_completed_treatment_but_not_a_planned_one():
+    assert [c for _, _, c in follow_up_codes("F/u after completed antibiotics for pneumonia, resolved.")] == ["Z09"]
+    assert follow_up_codes("Follow-up after the MRI; pneumonia resolved.") == []
+
+
+def test_charting_phrases_for_encounters_and_status(nlp):
+    assert "Z01.818" in engine_codes(nlp, "Pre-op visit for repair of a reducible inguinal hernia.")
+    assert "Z99.2" in engine_codes(nlp, "Hyperkalemia in ESRD on chronic hemodialysis.")
+    assert "M05.731" in engine_codes(nlp, "Seropositive RA of the right wrist without organ involvement.")
