@@ -42,3 +42,12 @@ def test_charting_phrases_for_encounters_and_status(nlp):
     assert "Z01.818" in engine_codes(nlp, "Pre-op visit for repair of a reducible inguinal hernia.")
     assert "Z99.2" in engine_codes(nlp, "Hyperkalemia in ESRD on chronic hemodialysis.")
     assert "M05.731" in engine_codes(nlp, "Seropositive RA of the right wrist without organ involvement.")
+
+
+def test_transport_accident_from_victim_counterpart_and_road(nlp):
+    # the victim's vehicle and role, what it collided with, and traffic unless stated off the road
+    assert "V43.52XA" in engine_codes(nlp, "Restrained driver of a car hit by another car on the highway. Neck strain.")
+    assert "V47.5XXA" in engine_codes(nlp, "Driver crashed his car into a tree on a rural road; sternum fracture.")
+    assert "V03.10XA" in engine_codes(nlp, "Pedestrian struck by a car while crossing the street; tibia fracture.")
+    assert "V18.4XXA" in engine_codes(nlp, "Bicyclist lost control and fell on the street; clavicle fracture.")
+    assert not any(c.startswith("V") for c in engine_codes(nlp, "Driver of the family, hit his head on a shelf."))

@@ -38,6 +38,7 @@ from medcode.coding.rules import (
     therapy_encounter_codes,
 )
 from medcode.coding.tables import table_codes
+from medcode.coding.transport import transport_codes
 from medcode.nlp.context import STATUS_KEY
 from medcode.nlp.matcher import HITS_KEY, CodeHit, span_label
 from medcode.nlp.reading import (
@@ -205,7 +206,8 @@ class CodingEngine:
             keys.setdefault((start, end), alias_key(["long", "term", "use", code]))
         values = (value_codes(doc.text, self._value_ranges()) + self._newborn_codes().newborn_codes(doc.text)
                   + absence_codes(doc.text) + follow_up_codes(doc.text) + receptor_codes(doc.text)
-                  + elevated_bp_codes(doc.text) + therapy_encounter_codes(doc.text))
+                  + elevated_bp_codes(doc.text) + therapy_encounter_codes(doc.text)
+                  + transport_codes(doc.text, self.refine, note_words))
         for system, found_codes in ((CM, values), (PCS, cardiac_device_codes(doc.text))):
             for start_char, end_char, code in found_codes:
                 span = doc.char_span(start_char, end_char, alignment_mode="expand")
