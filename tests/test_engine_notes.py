@@ -51,3 +51,13 @@ def test_transport_accident_from_victim_counterpart_and_road(nlp):
     assert "V03.10XA" in engine_codes(nlp, "Pedestrian struck by a car while crossing the street; tibia fracture.")
     assert "V18.4XXA" in engine_codes(nlp, "Bicyclist lost control and fell on the street; clavicle fracture.")
     assert not any(c.startswith("V") for c in engine_codes(nlp, "Driver of the family, hit his head on a shelf."))
+
+
+def test_external_causes_a_coder_adds_from_the_circumstances(nlp):
+    # the source of heat or of a burn, overexertion, ice, and the activity of an injury named by its kind
+    assert "X30.XXXA" in engine_codes(nlp, "Heat exhaustion while running on a hot summer day.")
+    assert "X10.0XXA" in engine_codes(nlp, "Spilled hot coffee on the right forearm; second degree burn.")
+    assert "X50.0XXA" in engine_codes(nlp, "Lumbar strain while lifting heavy boxes.")
+    assert "W00.0XXA" in engine_codes(nlp, "Slipped on an icy sidewalk; fracture of the right radial styloid.")
+    assert "Y93.73" in engine_codes(nlp, "Felt a pop playing tennis; traumatic Achilles tendon rupture.")
+    assert "X30.XXXA" not in engine_codes(nlp, "Heat exhaustion working in a hot kitchen.")
