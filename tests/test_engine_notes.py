@@ -61,3 +61,18 @@ def test_external_causes_a_coder_adds_from_the_circumstances(nlp):
     assert "W00.0XXA" in engine_codes(nlp, "Slipped on an icy sidewalk; fracture of the right radial styloid.")
     assert "Y93.73" in engine_codes(nlp, "Felt a pop playing tennis; traumatic Achilles tendon rupture.")
     assert "X30.XXXA" not in engine_codes(nlp, "Heat exhaustion working in a hot kitchen.")
+
+
+def test_exposure_aftercare_and_typed_influenza(nlp):
+    # another person's communicable disease is the patient's exposure (Z20); aftercare of a joint replacement
+    assert "Z20.822" in engine_codes(nlp, "Coworker tested positive for COVID-19; patient asymptomatic.")
+    assert "Z20.2" in engine_codes(nlp, "Partner diagnosed with gonorrhea; patient asymptomatic, here for testing.")
+    assert "Z20.822" not in engine_codes(nlp, "COVID-19 pneumonia, on oxygen.")
+    assert "Z47.1" in engine_codes(nlp, "Aftercare 3 weeks after right total knee arthroplasty.")
+    assert engine_codes(nlp, "Influenza A with pneumonia.")["J10.00"][1] <= 1
+    assert "J11.00" in engine_codes(nlp, "Influenza with pneumonia.")
+
+
+def test_follow_up_after_a_malignancy_written_ca():
+    text = "Surveillance colonoscopy, h/o colon ca s/p hemicolectomy 5 yrs ago, no evidence of disease."
+    assert [code for _, _, code in follow_up_codes(text)] == ["Z08"]

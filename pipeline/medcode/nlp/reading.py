@@ -11,6 +11,9 @@ from medcode.coding.terms import ONGOING, load_terms
 from medcode.textnorm import norm_words
 
 #: Words that make the following words of their clause absent for the engine, and words that end it.
+#: "Influenza A" and "flu B" name an identified influenza virus (J10, not J11 "unidentified"): the type letter is
+#: a stopword ("a") or no title word ("b"), so it is read as the titles' "identified".
+_TYPED_VIRUSES = frozenset({"influenza", "flu"})
 _NEGATORS = frozenset({"without", "no", "not", "w/o", "non", "denies", "denied", "negative", "nor"})
 _SCOPE_ENDS = frozenset({"but", "with", "except", "although", "however", "and", "or"}) - {"or", "and"}
 #: Words a negation states rather than denies: "could not afford the refill" is the reason of an underdosing
@@ -135,6 +138,9 @@ class SentenceReader:
             if text in _STATED_UNDER_NEGATION:
                 negated = False
             if negated:
+                continue
+            if text in ("a", "b") and i and vocab.strings[rows[i - 1][0]].lower() in _TYPED_VIRUSES:
+                sentences[-1].append((i, ("identified",)))
                 continue
             words = norms.get(orth)
             if words is None:
