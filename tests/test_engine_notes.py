@@ -76,3 +76,12 @@ def test_exposure_aftercare_and_typed_influenza(nlp):
 def test_follow_up_after_a_malignancy_written_ca():
     text = "Surveillance colonoscopy, h/o colon ca s/p hemicolectomy 5 yrs ago, no evidence of disease."
     assert [code for _, _, code in follow_up_codes(text)] == ["Z08"]
+
+
+def test_clause_ends_knife_cut_and_observation_after_an_accident(nlp):
+    # "no GI symptoms, referred for screening colonoscopy": the negation ends where the referral starts
+    codes = engine_codes(nlp, "Average risk, no GI symptoms, referred for screening colonoscopy.")
+    assert NEGATED not in codes["Z12.11"][0]
+    assert "W26.0XXA" in engine_codes(nlp, "Cut the left index finger with a kitchen knife; laceration.")
+    assert "Z04.1" in engine_codes(nlp, "Passenger in an MVC, observed in the ED, no injury found.")
+    assert "D63.1" in engine_codes(nlp, "Anemia of CKD stage 4.")
