@@ -60,6 +60,10 @@ DEFAULT_WORDS = {"primary": ("M15", "M16", "M17", "M18", "M19"), "cause": _ORGAN
 #: "without X" up to the next "with", comma or semicolon: "without cholecystitis with obstruction".
 _WITHOUT_RE = re.compile(r"\bwithout\b(.*?)(?=\bwith\b|[,;]|$)", re.IGNORECASE)
 _PAREN_RE = re.compile(r"\(([^)]*)\)")
+#: Square brackets enclose a synonym or alternative wording (Tabular conventions, Guidelines I.A.7): "Gestational
+#: [pregnancy-induced] hypertension" is also described without it, or "gestational hypertension" paid for the
+#: missing "pregnancy-induced" and lost O13.- to I10.
+_BRACKET_RE = re.compile(r"\[[^\]]*\]")
 #: "not specified as recurrent", "not intractable", "not having achieved remission": the code is for a note that
 #: does not say it, so the word is forbidden, like a without-clause's (the words were required before, so
 #: K40.90 "..., not specified as recurrent" needed "recurrent" as much as K40.91 "..., recurrent" did).
@@ -168,7 +172,8 @@ class CodeIndex:
             seen = set()
             defaults = frozenset(w for w, prefixes in DEFAULT_WORDS.items() if code.startswith(prefixes))
             not_traumatic = NOT_TRAUMATIC if code.startswith("S") and "racture" in listed[code]["title"] else frozenset()
-            for text in [listed[code]["title"], *listed[code]["terms"]]:
+            texts = [listed[code]["title"], *listed[code]["terms"]]
+            for text in texts + [_BRACKET_RE.sub(" ", t) for t in texts if "[" in t]:
                 required, optional, forbidden = describe(text)
                 if defaults & required:
                     required, optional = required - defaults, optional | (defaults & required)

@@ -176,7 +176,7 @@ def bmi_codes(text: str, ranges: ValueRanges | None = None) -> list[tuple[int, i
 #: A note about a pregnancy.
 _PREGNANCY = re.compile(r"pregnan|gestation|gravid|\bg\d+\s*p\d|deliver|cesarean|c-section|\blabou?r\b|"
                         r"intrauterine|\biup\b|\bn?svd\b|obstetric|antenatal|antepartum|prenatal|eclampsia|trimester|fetal|"
-                        r"fetus|\bg\d+\s+at\b", re.IGNORECASE)
+                        r"fetus|\bg\d+\s+at\b|\bgdm\b|hyperemesis", re.IGNORECASE)
 #: An abortive outcome or termination: Z3A is not assigned with one (I.C.15.b.4) when it is the current one,
 #: not a sentence of history ("history of ectopic pregnancy" leaves this pregnancy's weeks coded).
 _ABORTIVE = re.compile(r"ectopic|miscarriage|abortion|molar pregnancy|termination|products of conception",
@@ -214,6 +214,9 @@ _WEEKS = (
     # between ("pregnant, cough 3 weeks" is a duration; so is "3 weeks ago")
     re.compile(r"(?:pregnan\w*|gravid\w*|\bg\d+\s*p\d+)[\s,:=-]{1,4}(\d{1,2})"
                + _PART_WEEK + r"\s*(?:weeks?|wks?)\b(?!\s*(?:ago|postpartum|post))", re.IGNORECASE),
+    # "28 wks, new-onset BP 146/94": a pregnancy note that opens with the weeks names the gestational age first, as
+    # an obstetric note's header does (a duration is said of something: "3 weeks of cough")
+    re.compile(r"^\W*(\d{1,2})" + _PART_WEEK + r"\s*(?:weeks?|wks?)\s*[,;:.]", re.IGNORECASE),
 )
 _WEEKS_TITLE = re.compile(r"^(\d+) weeks gestation")
 _FEWER_TITLE = re.compile(r"^Less than (\d+) weeks")

@@ -158,13 +158,15 @@ def absence_codes(text: str) -> list[tuple[int, int, str]]:
     return list({code: (s, e, code) for s, e, code in out}.values())
 
 
-#: A follow-up visit ("f/u", "surveillance", "follow-up exam"; not a planned one: "follow-up in 2 weeks"), and a
+#: A follow-up visit ("f/u", "surveillance", "follow-up exam", "f/u after completed abx"; not a planned one:
+#: "follow-up in 2 weeks", "follow-up after the MRI"), and a
 #: note saying the treatment is over.
-_FOLLOW_UP = re.compile(r"\b(?:follow[- ]?up|f/u|surveillance|post-?treatment\s+visit)\b(?!\s+(?:in|with|at|after|"
+_FOLLOW_UP = re.compile(r"\b(?:follow[- ]?up|f/u|surveillance|post-?treatment\s+visit)\b(?!\s+(?:in|with|at|"
+                        r"after(?!\s+(?:completed|completing|completion|finishing|treatment|therapy))|"
                         r"on|planned|scheduled|arranged)\b)", re.IGNORECASE)
-_TREATMENT_OVER = re.compile(r"\b(?:no\s+(?:evidence\s+of\s+)?(?:recurrence|recurrent|residual|active)|NED|completed|"
+_TREATMENT_OVER = re.compile(r"\b(?:no\s+(?:evidence\s+of\s+)?(?:recurrence|recurrent|residual|active|disease)|NED|completed|"
                              r"finished|resolved|cured|undetectable|in\s+remission)\b", re.IGNORECASE)
-_MALIGNANCY = re.compile(r"\b(?:cancer|carcinoma|adenocarcinoma|malignan\w*|lymphoma|melanoma|leukemia|sarcoma|"
+_MALIGNANCY = re.compile(r"\b(?:cancer|ca|carcinoma|adenocarcinoma|malignan\w*|lymphoma|melanoma|leukemia|sarcoma|"
                          r"myeloma|seminoma|glioma|blastoma)\b", re.IGNORECASE)
 #: For Z09 the treatment of the condition itself is over ("annual follow-up" of Down syndrome, "no residual defect"
 #: after a repair, is a visit for a current condition, not Z09).

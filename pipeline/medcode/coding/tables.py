@@ -60,6 +60,11 @@ INJURY = frozenset({"fall", "fell", "falling", "struck", "bitten", "bite", "coll
                     "punched", "kicked", "fight", "fistfight", "stabbed", "shot", "gunshot", "injured", "injury",
                     "strained", "sprained", "lifting"})
 
+#: An injury named by its kind, not its event ("traumatic Achilles tendon rupture; felt a pop playing tennis"): in such
+#: a note the activity and status are read from any sentence, the place only from a sentence that tells the event.
+INJURY_KINDS = frozenset({"fracture", "fx", "sprain", "strain", "rupture", "ruptured", "laceration", "lac", "dislocation",
+                          "contusion", "concussion", "traumatic", "tear", "torn", "thrown"})
+
 #: The one main term the Index to External Causes codes by itself (W19).
 DEFAULT_CAUSE = frozenset({"fall"})
 
@@ -231,12 +236,13 @@ def circumstance_codes(words: list[str], note: set[str]) -> list[Finding]:
     which a coder does not report (the unspecified place code is not used, I.C.20.b).
     """
     bag = set(words)
-    if not bag & INJURY or encounter_of(note | bag) != "initial":
+    event = bool(bag & INJURY)
+    if not (event or (note | bag) & (INJURY | INJURY_KINDS)) or encounter_of(note | bag) != "initial":
         return []
     forms = circumstance_forms()
     index = ExternalCauseIndex.load()
     out: list[Finding] = []
-    for (lead, term), kind in ((_PLACE, "place"), (_ACTIVITY, "activity")):
+    for (lead, term), kind in ((_PLACE, "place"), (_ACTIVITY, "activity"))[0 if event else 1:]:
         extra, said = set(lead), set()
         for key, added in forms[kind]:
             if key <= bag:

@@ -11,6 +11,9 @@ from medcode.coding.terms import ONGOING, load_terms
 from medcode.textnorm import norm_words
 
 #: Words that make the following words of their clause absent for the engine, and words that end it.
+#: "Influenza A" and "flu B" name an identified influenza virus (J10, not J11 "unidentified"): the type letter is
+#: a stopword ("a") or no title word ("b"), so it is read as the titles' "identified".
+_TYPED_VIRUSES = frozenset({"influenza", "flu"})
 _NEGATORS = frozenset({"without", "no", "not", "w/o", "non", "denies", "denied", "negative", "nor"})
 _SCOPE_ENDS = frozenset({"but", "with", "except", "although", "however", "and", "or"}) - {"or", "and"}
 #: Words a negation states rather than denies: "could not afford the refill" is the reason of an underdosing
@@ -21,7 +24,7 @@ _STATED_UNDER_NEGATION = frozenset({"afford"})
 #: unspecified side (M19.079; 10 of 239 fresh chart-style notes wrote the side this way).
 _SIDE_LETTERS = {"R": ("right",), "L": ("left",), "Rt": ("right",), "Lt": ("left",), "RT": ("right",), "LT": ("left",)}
 #: What a token text is to a negation's scope (see :meth:`SentenceReader.words`).
-_PLAIN, _SCOPE_END, _CLAUSE_MARK, _NEGATOR, _STATED = range(5)
+_PLAIN, _SCOPE_END, _CLAUSE_MARK, _NEGATOR, _STATED, _TYPE_LETTER = range(6)
 #: Separates a sentence's own tokens from the phrase expansions appended after them.
 _MARK = (-1, ())
 
@@ -145,6 +148,9 @@ class SentenceReader:
                 negated = False
             if negated:
                 continue
+            if kind == _TYPE_LETTER and i and vocab.strings[rows[i - 1][0]].lower() in _TYPED_VIRUSES:
+                sentences[-1].append((i, ("identified",)))
+                continue
             if words:
                 sentences[-1].append((i, words))
         return sentences
@@ -153,7 +159,7 @@ class SentenceReader:
         """A token text's kind (for the negation scope) and canonical words."""
         text = token.lower()
         kind = (_SCOPE_END if text in _SCOPE_ENDS else _CLAUSE_MARK if text in ",;:" else _NEGATOR if text in _NEGATORS
-                else _STATED if text in _STATED_UNDER_NEGATION else _PLAIN)
+                else _STATED if text in _STATED_UNDER_NEGATION else _TYPE_LETTER if text in ("a", "b") else _PLAIN)
         return kind, self._norm(token)
 
     def _norm(self, token: str) -> tuple[str, ...]:

@@ -1,0 +1,87 @@
+"""The coding engine on one-line notes: title conventions, charting shorthand and note-level rules."""
+
+import test_engine
+from medcode.about import NEGATED
+from medcode.coding.measurements import gestation_codes
+from medcode.coding.rules import follow_up_codes
+from test_engine import engine_codes
+
+nlp = test_engine.nlp  # the engine with the full code sets (a module fixture: built once here too)
+
+
+def test_a_bracketed_synonym_is_not_required(nlp):
+    # "Gestational [pregnancy-induced] hypertension ...": the note need not say "pregnancy-induced"
+    codes = engine_codes(nlp, "Gestational hypertension at 35 weeks of pregnancy, no proteinuria.")
+    assert "O13.3" in codes and "O10.013" not in codes
+    assert "J05.0" in engine_codes(nlp, "Barking cough and stridor. Dx: croup.")
+
+
+def test_spine_levels_name_their_region(nlp):
+    assert engine_codes(nlp, "L4-L5 disc herniation with radiculopathy.")["M51.16"][1] == 0
+    assert engine_codes(nlp, "L5-S1 disc herniation with radiculopathy.")["M51.17"][1] == 0
+    assert "M50.122" in engine_codes(nlp, "C5-6 disc herniation with radiculopathy.")
+
+
+def test_weeks_that_open_a_pregnancy_note_are_its_gestational_age():
+    text = "28 wks, new-onset BP 146/94 x2, no proteinuria. Dx gestational hypertension."
+    assert [code for _, _, code in gestation_codes(text)] == ["Z3A.28"]
+    assert gestation_codes("3 weeks, cough and fever.") == []
+
+
+def test_a_resolved_condition_is_history_not_negated(nlp):
+    codes = engine_codes(nlp, "Type 2 diabetes with hypoglycemia, resolved with juice.")
+    assert "E11.649" in codes and NEGATED not in codes["E11.649"][0]
+
+
+def test_follow_up_after_completed_treatment_but_not_a_planned_one():
+    assert [c for _, _, c in follow_up_codes("F/u after completed antibiotics for pneumonia, resolved.")] == ["Z09"]
+    assert follow_up_codes("Follow-up after the MRI; pneumonia resolved.") == []
+
+
+def test_charting_phrases_for_encounters_and_status(nlp):
+    assert "Z01.818" in engine_codes(nlp, "Pre-op visit for repair of a reducible inguinal hernia.")
+    assert "Z99.2" in engine_codes(nlp, "Hyperkalemia in ESRD on chronic hemodialysis.")
+    assert "M05.731" in engine_codes(nlp, "Seropositive RA of the right wrist without organ involvement.")
+
+
+def test_transport_accident_from_victim_counterpart_and_road(nlp):
+    # the victim's vehicle and role, what it collided with, and traffic unless stated off the road
+    assert "V43.52XA" in engine_codes(nlp, "Restrained driver of a car hit by another car on the highway. Neck strain.")
+    assert "V47.5XXA" in engine_codes(nlp, "Driver crashed his car into a tree on a rural road; sternum fracture.")
+    assert "V03.10XA" in engine_codes(nlp, "Pedestrian struck by a car while crossing the street; tibia fracture.")
+    assert "V18.4XXA" in engine_codes(nlp, "Bicyclist lost control and fell on the street; clavicle fracture.")
+    assert not any(c.startswith("V") for c in engine_codes(nlp, "Driver of the family, hit his head on a shelf."))
+
+
+def test_external_causes_a_coder_adds_from_the_circumstances(nlp):
+    # the source of heat or of a burn, overexertion, ice, and the activity of an injury named by its kind
+    assert "X30.XXXA" in engine_codes(nlp, "Heat exhaustion while running on a hot summer day.")
+    assert "X10.0XXA" in engine_codes(nlp, "Spilled hot coffee on the right forearm; second degree burn.")
+    assert "X50.0XXA" in engine_codes(nlp, "Lumbar strain while lifting heavy boxes.")
+    assert "W00.0XXA" in engine_codes(nlp, "Slipped on an icy sidewalk; fracture of the right radial styloid.")
+    assert "Y93.73" in engine_codes(nlp, "Felt a pop playing tennis; traumatic Achilles tendon rupture.")
+    assert "X30.XXXA" not in engine_codes(nlp, "Heat exhaustion working in a hot kitchen.")
+
+
+def test_exposure_aftercare_and_typed_influenza(nlp):
+    # another person's communicable disease is the patient's exposure (Z20); aftercare of a joint replacement
+    assert "Z20.822" in engine_codes(nlp, "Coworker tested positive for COVID-19; patient asymptomatic.")
+    assert "Z20.2" in engine_codes(nlp, "Partner diagnosed with gonorrhea; patient asymptomatic, here for testing.")
+    assert "Z20.822" not in engine_codes(nlp, "COVID-19 pneumonia, on oxygen.")
+    assert "Z47.1" in engine_codes(nlp, "Aftercare 3 weeks after right total knee arthroplasty.")
+    assert engine_codes(nlp, "Influenza A with pneumonia.")["J10.00"][1] <= 1
+    assert "J11.00" in engine_codes(nlp, "Influenza with pneumonia.")
+
+
+def test_follow_up_after_a_malignancy_written_ca():
+    text = "Surveillance colonoscopy, h/o colon ca s/p hemicolectomy 5 yrs ago, no evidence of disease."
+    assert [code for _, _, code in follow_up_codes(text)] == ["Z08"]
+
+
+def test_clause_ends_knife_cut_and_observation_after_an_accident(nlp):
+    # "no GI symptoms, referred for screening colonoscopy": the negation ends where the referral starts
+    codes = engine_codes(nlp, "Average risk, no GI symptoms, referred for screening colonoscopy.")
+    assert NEGATED not in codes["Z12.11"][0]
+    assert "W26.0XXA" in engine_codes(nlp, "Cut the left index finger with a kitchen knife; laceration.")
+    assert "Z04.1" in engine_codes(nlp, "Passenger in an MVC, observed in the ED, no injury found.")
+    assert "D63.1" in engine_codes(nlp, "Anemia of CKD stage 4.")
