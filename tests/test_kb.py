@@ -15,6 +15,12 @@ def test_alias_keys_ignore_order_function_words_and_plurals():
     assert alias_key(content_words("fracture of the neck of femur")) == alias_key(content_words("femur neck fractures"))
 
 
+def test_abbreviations_give_the_words_titles_have():
+    # "DM" must read like "diabetes mellitus" in a title, or "Type 2 DM" finds only the "diabetic ..." codes.
+    assert alias_key(content_words("Type 2 DM")) == alias_key(content_words("Type 2 diabetes mellitus"))
+    assert alias_key(content_words("pancreatic")) == alias_key(content_words("pancreas"))
+
+
 def test_cm_aliases_drop_unspecified_tails_and_nonessential_modifiers():
     aliases = cm_aliases("Pneumonia, unspecified organism", ["hypertension (arterial) (benign)"])
     assert "Pneumonia" in aliases

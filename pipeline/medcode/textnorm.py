@@ -61,7 +61,10 @@ def singular(word: str) -> str:
 def synonyms() -> dict[str, tuple[str, ...]]:
     """Word -> canonical words, from ``pipeline/data/synonyms.json`` (read once, on first use)."""
     data = json.loads(resources.files("medcode.data").joinpath(SYNONYMS_FILE).read_text("utf-8"))
-    return {word: tuple(canon.split()) for word, canon in data["words"].items()}
+    # Canonical words are singular like every other word: "dm" -> "diabetes mellitus" once gave "diabetes",
+    # which no title has (a title's "diabetes" reads "diabete"), so "Type 2 DM" matched only the titles
+    # with "diabetic" (E11.618 "... other diabetic arthropathy") and never E11.9.
+    return {word: tuple(singular(w) for w in canon.split()) for word, canon in data["words"].items()}
 
 
 def norm_word(word: str) -> str:
