@@ -39,6 +39,7 @@ from medcode.coding.rules import (
 )
 from medcode.coding.tables import table_codes
 from medcode.coding.transport import transport_codes
+from medcode.coding.trimesters import TrimesterCodes
 from medcode.nlp.context import STATUS_KEY
 from medcode.nlp.matcher import HITS_KEY, CodeHit, span_label
 from medcode.nlp.reading import (
@@ -120,7 +121,7 @@ class CodingEngine:
         self._matchers = {}
         self._subsets = {}
         self._positions = {code: i for i, code in enumerate(index.codes)}
-        self._siblings: dict[tuple[str, str], str | None] = {}
+        self._trimesters = TrimesterCodes(index, self._positions)
         self._ranges: ValueRanges | None = None
         self._newborn: NewbornCodes | None = None
 
@@ -220,7 +221,7 @@ class CodingEngine:
         statuses = self._statuses(doc, hits)
         self._combinations(doc, hits, keys, statuses, note_words)
         self._histories(doc, sentences, bags, hits, keys, statuses, note_words)
-        self._trimesters(hits, next((trimester(code) for _, _, code in values if code.startswith("Z3A")), None))
+        self._trimesters.apply(hits, next((trimester(code) for _, _, code in values if code.startswith("Z3A")), None))
         statuses = self._statuses(doc, hits)  # the history codes' extents too
         if self.remember:
             doc.user_data[_REMEMBERED] = ({e: tuple(h) for e, h in hits.items()}, dict(keys),
@@ -288,32 +289,6 @@ class CodingEngine:
                 if FAMILY in known.get(extent, ()) and any(_POISONING.match(h.code) for h in hits[extent]):
                     known[extent] = frozenset(known[extent]) - {FAMILY}
         return known
-
-    def _trimesters(self, hits: dict, which: str | None) -> None:
-        """Put each pregnancy code in the trimester of the note's stated week (O10.012 at 22 weeks, not
-        O10.019): the final character of a "..., <ordinal> trimester" code is the trimester (I.C.15.a.3)."""
-        if which is None:
-            return
-        for found in hits.values():
-            for k, hit in enumerate(found):
-                if hit.system == CM and hit.code.startswith(("O", "Z34")):  # and normal-pregnancy supervision
-                    sibling = self._trimester_sibling(hit.code, which)
-                    if sibling:
-                        found[k] = hit._replace(code=sibling)
-
-    def _trimester_sibling(self, code: str, which: str) -> str | None:
-        key = (code, which)
-        if key not in self._siblings:
-            base, seventh = (code, "") if code in self._positions else (code[:-1], code[-1:])
-            position = self._positions.get(base)
-            found = None
-            if position is not None and "trimester" in self.index.titles[position].lower():
-                wanted = f"{which} trimester"
-                found = next((base[:-1] + c + seventh for c in "0123456789"
-                              if base[:-1] + c in self._positions
-                              and wanted in self.index.titles[self._positions[base[:-1] + c]].lower()), None)
-            self._siblings[key] = found
-        return self._siblings[key]
 
     def _combinations(self, doc: Doc, hits: dict, keys: dict, statuses: dict, note_words: set[str]) -> None:
         """Combination codes the guidelines presume from the note's current conditions (hypertension with
