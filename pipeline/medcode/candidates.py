@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from medcode.about import CM, FAMILY, NEGATED
-from medcode.codesets.kb import ancestors, category
+from medcode.codesets.kb import CATEGORY_LENGTH, ancestors
 from medcode.coding import FAMILY_HISTORY
 from medcode.coding.measurements import VALUE_CATEGORIES
 from medcode.mentions import Mention
@@ -115,7 +115,7 @@ def _gather_links(system: str, mentions: list[Mention], index: dict[str, int]) -
     # A note names the same codes many times: the ancestors a code adds a child link to, computed once a call.
     parents: dict[str, list[str]] = {}
     # category() inlined: a call per hit was a tenth of this function's time.
-    size = len(category("0000000", system))  # 3 characters for ICD-10-CM, 4 for ICD-10-PCS
+    size = CATEGORY_LENGTH[system]
     for m in mentions:
         if m.system != system:
             continue

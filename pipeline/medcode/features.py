@@ -82,11 +82,7 @@ class CodeTable:
         if entry is None or entry[0] is not prior or entry[1] is not cat_prior:
             entry = self._facts[system] = (prior, cat_prior, {})
         cache = entry[2]
-        found = [cache.get(code) for code in codes]
-        for i, code in enumerate(codes):
-            if found[i] is None:
-                found[i] = cache.get(code) or self._new_facts(cache, code, system, prior, cat_prior)
-        return found
+        return [cache.get(code) or self._new_facts(cache, code, system, prior, cat_prior) for code in codes]
 
     def _new_facts(self, cache: dict, code: str, system: str, prior: Counter, cat_prior: Counter) -> CodeFacts:
         info = self._lookup(code, system)

@@ -18,6 +18,7 @@ import numpy as np
 from medcode.about import CM, RELEASE, SYSTEMS
 from medcode.candidates import CandidatePool, demoting, propose
 from medcode.codesets.excludes import Excludes1Index
+from medcode.codesets.kb import CATEGORY_LENGTH
 from medcode.coding.encounter import encounter_query, encounter_stated
 from medcode.coding.guidelines import apply_guidelines
 from medcode.config import TrainConfig
@@ -59,7 +60,7 @@ def demotions(pool: CandidatePool) -> list[str | None]:
     ~300 candidates of a pool was 0.5 ms of a CodiEsp dev note's ~20.
     """
     stated = pool.stated_values if pool.system == CM else {}
-    size = 3 if pool.system == CM else 4
+    size = CATEGORY_LENGTH[pool.system]
     links, aside = pool.links, pool.category_demoting
     out = []
     for code in pool.codes:
@@ -78,7 +79,7 @@ def demotion(pool: CandidatePool, code: str) -> str | None:
     if not links:
         # A code the note-level signals propose for a condition the note names only as denied or
         # a relative's ("mother had breast cancer" -> C50.91) is as wrong as the linked code.
-        cat = code[:3] if pool.system == CM else code[:4]
+        cat = code[:CATEGORY_LENGTH[pool.system]]
         if pool.category_demoting.get(cat) and cat not in pool.category_affirmed:
             kinds = " or ".join(sorted(k.lower() for k in pool.category_demoting[cat]))
             demoted = f"the note mentions this condition only as {kinds}"

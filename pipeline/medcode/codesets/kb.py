@@ -376,9 +376,13 @@ def _pcs_entries(titles: dict[str, str] | None = None) -> Iterable[CodeEntry]:
         yield CodeEntry(code, PCS, title, pcs_aliases(title), True, code[0], code[:4])
 
 
+#: How many characters make a code's grouping (:func:`category`), for hot loops that slice codes themselves.
+CATEGORY_LENGTH = {CM: 3, PCS: 4}
+
+
 def category(code: str, system: str) -> str:
     """The grouping a code belongs to: ICD-10-CM category (3 characters) or PCS body part (4)."""
-    return code[:3] if system == CM else code[:4]
+    return code[:CATEGORY_LENGTH[system]]
 
 
 @functools.lru_cache(maxsize=65536)

@@ -22,6 +22,12 @@ from medcode.textnorm import content_words
 RULES_FILE = "coding_rules.json"
 
 
+@functools.cache
+def rules_data() -> dict:
+    """``coding_rules.json`` as one dict (read once, on first use; its sections are read by several modules)."""
+    return json.loads(resources.files("medcode.data").joinpath(RULES_FILE).read_text("utf-8"))
+
+
 @dataclass(frozen=True)
 class Combination:
     """One combination rule (see the data file's ``about``)."""
@@ -44,7 +50,7 @@ def _canonical(words: list[str]) -> frozenset[str]:
 @functools.cache
 def combinations() -> tuple[Combination, ...]:
     """The combination rules, in file order."""
-    data = json.loads(resources.files("medcode.data").joinpath(RULES_FILE).read_text("utf-8"))
+    data = rules_data()
     return tuple(Combination(tuple(tuple(g) for g in r["all"]), tuple(r.get("none", ())),
                              tuple(_canonical(w) for w in r.get("words", ())), r.get("add", ""),
                              tuple(sorted(r.get("replace", {}).items(), key=lambda kv: -len(kv[0]))),
@@ -55,7 +61,7 @@ def combinations() -> tuple[Combination, ...]:
 @functools.cache
 def history_codes(kind: str) -> tuple[tuple[str, str], ...]:
     """``((code prefix, history code), ...)`` for ``family`` or ``personal``, longest prefix first."""
-    data = json.loads(resources.files("medcode.data").joinpath(RULES_FILE).read_text("utf-8"))
+    data = rules_data()
     return tuple(sorted(data["history"][kind].items(), key=lambda kv: -len(kv[0])))
 
 
@@ -135,7 +141,7 @@ _SIDES = (("bilateral", re.compile(r"\b(?:bilateral|both|b/l|double)\b", re.I)),
 
 @functools.cache
 def _absences() -> dict[str, object]:
-    data = json.loads(resources.files("medcode.data").joinpath(RULES_FILE).read_text("utf-8"))
+    data = rules_data()
     return data.get("acquired_absence", {}).get("procedures", {})
 
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 from collections.abc import Callable, Iterable
-from importlib import resources
 
 from medcode.codesets.tables import DrugTable, ExternalCauseIndex, NeoplasmTable
 from medcode.coding.encounter import encounter_of
+from medcode.coding.rules import rules_data
 from medcode.coding.terms import drug_class_names
 from medcode.textnorm import content_words
 
@@ -149,8 +148,7 @@ NONCOMPLIANCE = (
 
 @functools.cache
 def _class_table_rows() -> dict[str, str]:
-    data = json.loads(resources.files("medcode.data").joinpath("coding_rules.json").read_text("utf-8"))
-    return data.get("drug_table_classes", {}).get("rows", {})
+    return rules_data().get("drug_table_classes", {}).get("rows", {})
 
 
 def _class_rows(words: list[str]) -> list:
@@ -218,8 +216,7 @@ _NOT_A_PLACE = ("Y92.81",)
 @functools.cache
 def circumstance_forms() -> dict:
     """The place and activity word forms and the Y99 status cues of ``coding_rules.json`` (canonical words)."""
-    data = json.loads(resources.files("medcode.data").joinpath("coding_rules.json").read_text("utf-8"))
-    section = data.get("circumstances", {})
+    section = rules_data().get("circumstances", {})
 
     def forms(name: str) -> tuple[tuple[frozenset[str], frozenset[str]], ...]:
         return tuple((frozenset(content_words(k)), frozenset(content_words(v))) for k, v in section.get(name, {}).items())

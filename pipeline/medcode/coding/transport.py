@@ -13,14 +13,12 @@ Guidelines: a vehicle accident not stated as nontraffic is a traffic accident (C
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Callable
-from importlib import resources
 
+from medcode.coding.rules import rules_data
 from medcode.textnorm import content_words
 
-RULES_FILE = "coding_rules.json"
 #: Words after a collision verb that may name the counterpart ("struck by another car", "into a tree").
 _AFTER_COLLISION = 5
 _ROLE = re.compile(r"\b(driver|passenger|rider|riding|occupant|pedestrian|bicyclist|cyclist|motorcyclist|drove|driving)\b")
@@ -32,8 +30,7 @@ _WORD = re.compile(r"[a-z][a-z0-9'-]*")
 @functools.cache
 def transport_rules() -> dict:
     """The ``transport`` section of ``coding_rules.json`` (read on first use)."""
-    data = json.loads(resources.files("medcode.data").joinpath(RULES_FILE).read_text("utf-8"))
-    return data.get("transport", {})
+    return rules_data().get("transport", {})
 
 
 def _find(words: list[str], table: dict[str, list]) -> tuple[int, list] | None:
