@@ -173,10 +173,26 @@ def bmi_codes(text: str, ranges: ValueRanges | None = None) -> list[tuple[int, i
     return []
 
 
-#: A note about a pregnancy.
-_PREGNANCY = re.compile(r"pregnan|gestation|gravid|\bg\d+\s*p\d|deliver|cesarean|c-section|\blabou?r\b|"
-                        r"intrauterine|\biup\b|\bn?svd\b|obstetric|antenatal|antepartum|prenatal|eclampsia|trimester|fetal|"
-                        r"fetus|\bg\d+\s+at\b|\bgdm\b|hyperemesis", re.IGNORECASE)
+#: A note about a pregnancy: its words (found inside others: "pregnancy", "delivered"), then its shorthand (both
+#: read in the note's :func:`folded` text).
+_PREGNANCY_WORDS = ("pregnan", "gestation", "gravid", "deliver", "cesarean", "c-section", "intrauterine", "obstetric",
+                    "antenatal", "antepartum", "prenatal", "eclampsia", "trimester", "fetal", "fetus", "hyperemesis")
+_PREGNANCY_SHORTHAND = re.compile(r"\bg\d+\s*p\d|\blabou?r\b|\biup\b|\bn?svd\b|\bg\d+\s+at\b|\bgdm\b")
+#: A note's :func:`folded` text is searched with patterns written in lower case and no case flag: they find what
+#: the case-blind search finds in the text, at the same positions. A case-blind search with no literal to start
+#: from tries each branch at every character: the pregnancy pattern (22 branches) was 0.42 ms of a 2,000-character
+#: CodiEsp dev note; its words as substrings of the folded text and the shorthand pattern are 0.05 ms.
+#: So is the fold: the characters other than ASCII letters that a case-blind search matches to an ASCII letter (all of them, by
+#: Python's own case tables: "İ" and "ı" to "i", "ſ" to "s", the Kelvin sign to "k").
+_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+def folded(text: str) -> str:
+    """``text`` lower-cased so that a lower-case pattern found in it is found case-blind in ``text`` and the
+    reverse (same length, same positions: "İ".lower() alone is two characters)."""
+    return text.lower() if text.isascii() else text.translate(_FOLD).lower()
+
+
 #: An abortive outcome or termination: Z3A is not assigned with one (I.C.15.b.4) when it is the current one,
 #: not a sentence of history ("history of ectopic pregnancy" leaves this pregnancy's weeks coded).
 _ABORTIVE = re.compile(r"ectopic|miscarriage|abortion|molar pregnancy|termination|products of conception",
@@ -218,6 +234,8 @@ _WEEKS = (
     # an obstetric note's header does (a duration is said of something: "3 weeks of cough")
     re.compile(r"^\W*(\d{1,2})" + _PART_WEEK + r"\s*(?:weeks?|wks?)\s*[,;:.]", re.IGNORECASE),
 )
+#: The weeks patterns for a note's folded text (see _FOLD; they are written in lower case).
+_WEEKS_FOLDED = tuple(re.compile(pattern.pattern) for pattern in _WEEKS)
 _WEEKS_TITLE = re.compile(r"^(\d+) weeks gestation")
 _FEWER_TITLE = re.compile(r"^Less than (\d+) weeks")
 _MORE_TITLE = re.compile(r"^Greater than (\d+) weeks")
@@ -243,13 +261,14 @@ def gestation_codes(text: str, ranges: ValueRanges | None = None) -> list[tuple[
     for weeks that are a visit, a plan, a start, the time since delivery or a past pregnancy's; of the rest,
     the one its clause calls current ("now 12 weeks"), else the first (a pregnancy has one age).
     """
-    if not _PREGNANCY.search(text) or _current_abortive(text):
+    low = folded(text)  # the patterns' matches at the same positions, faster (see _FOLD)
+    if not (any(word in low for word in _PREGNANCY_WORDS) or _PREGNANCY_SHORTHAND.search(low)) or _current_abortive(text):
         return []
     if _NEWBORN.search(text) and not _MATERNAL.search(text):
         return []
     found = {}
-    for pattern in _WEEKS:
-        for m in pattern.finditer(text):
+    for pattern in _WEEKS_FOLDED:
+        for m in pattern.finditer(low):
             clause = _clause(text, m.start(1), m.end())
             before, after = clause.split(text[m.start(1):m.end()], 1) if text[m.start(1):m.end()] in clause \
                 else (clause, "")
