@@ -83,7 +83,9 @@ def combination_codes(found: Iterable[tuple[str, int, object]], words: set[str])
         ``(where of the first group's code, combination code)`` per rule that applies; the caller checks
         that the code exists in its release.
     """
-    found = list(found)
+    # Only the codes some rule names can be a rule's (in their order: ties keep their first): scanning every code
+    # of the note for each of the rules' lists was 0.2 ms of a CodiEsp dev note.
+    found = [f for f in found if f[0].startswith(_rule_prefixes())]
     if not any(code.startswith(_leading_prefixes()) for code, _, _ in found):
         return []  # no code any rule starts from: most notes
     out: list[tuple[object, str]] = []
@@ -119,6 +121,12 @@ def combination_codes(found: Iterable[tuple[str, int, object]], words: set[str])
 def _leading_prefixes() -> tuple[str, ...]:
     """Every prefix of the rules' first lists (a note with none of them has no combination)."""
     return tuple(sorted({p for rule in combinations() for p in rule.all[0]}))
+
+
+@functools.cache
+def _rule_prefixes() -> tuple[str, ...]:
+    """Every prefix a rule lists (in ``all`` or ``none``)."""
+    return tuple(sorted({p for rule in combinations() for prefixes in (*rule.all, rule.none) for p in prefixes}))
 
 
 def _combined(rule: Combination, codes: list[str]) -> str | None:

@@ -106,7 +106,7 @@ class CodingEngine:
         self.per_sentence = per_sentence
         self.index: CodeIndex | None = None
         self._matchers: dict[str, Matcher] = {}
-        self._subsets: dict[str, Matcher | None] = {}
+        self._subsets: dict[str, tuple[Matcher, set[str]] | None] = {}
         self._reader = SentenceReader()
         #: Keep each doc's engine codes in the doc (training: the same docs pass once per fold).
         self.remember = False
@@ -143,15 +143,17 @@ class CodingEngine:
         """The reportable code a table's code or prefix becomes with the sentence's words (side, 7th character)."""
         position = self._positions.get(prefix)
         if position is None:
-            matcher = self._subsets.get(prefix, False)
-            if matcher is False:
+            entry = self._subsets.get(prefix, False)
+            if entry is False:
                 subset = self.index.subset((prefix,))
-                matcher = Matcher(subset) if subset.codes else None
+                # The prefix's shared words with its matcher: reading them was 0.35 ms a call.
+                entry = (Matcher(subset), shared_words(subset)) if subset.codes else None
                 if len(self._subsets) < _SUBSETS_KEPT:
-                    self._subsets[prefix] = matcher
-            if matcher is None:
+                    self._subsets[prefix] = entry
+            if entry is None:
                 return None
-            found = matcher.match([words | shared_words(matcher.index)], 1)[0]
+            matcher, shared = entry
+            found = matcher.match([words | shared], 1)[0]
             if not found:
                 return None
             return self._complete(matcher.index, found[0].code, words)
