@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
-from spacy.util import ensure_path
+from spacy.util import ensure_path, minibatch
 
 from medcode.about import CM, FAMILY, HISTORICAL, HYPOTHETICAL, MENTIONS_KEY, NEGATED, PCS
 from medcode.coding import FAMILY_HISTORY, PERSONAL_HISTORY
@@ -178,8 +179,24 @@ class CodingEngine:
         return matcher
 
     def __call__(self, doc: Doc) -> Doc:
+        return next(self.pipe([doc]))
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 64) -> Iterator[Doc]:
+        """The docs of a batch share one match of all their sentences: a match per doc cost 0.25 ms of a CodiEsp
+        dev note in fixed costs (a sentence's matches are its own, the same in any batch)."""
+        for batch in minibatch(docs, size=batch_size):
+            read = [self._read(doc) for doc in batch]
+            bags = [bag for r in read if r is not None for bag in r[2]]
+            found = iter(self._matcher("all").match(bags, self.per_sentence) if bags else ())
+            for doc, r in zip(batch, read):
+                if r is not None:
+                    self._code(doc, *r, [next(found) for _ in r[2]])
+                yield doc
+
+    def _read(self, doc: Doc) -> tuple | None:
+        """A doc's sentences, drug codes, sentence bags and note words; ``None`` when it needs no coding."""
         if self.index is None:
-            return doc
+            return None
         remembered = doc.user_data.get(_REMEMBERED)
         if remembered is not None:
             # Training runs the pipeline after the sentences once per fold on the same docs; the engine's
@@ -188,7 +205,7 @@ class CodingEngine:
             known = doc.user_data.setdefault(STATUS_KEY, {})
             known.update({extent: status for extent, status in statuses.items() if extent not in known})
             self._store(doc, {extent: list(found) for extent, found in hits.items()}, keys)
-            return doc
+            return None
         sentences = self._reader.words(doc)
         drugs = self._reader.expand(doc, sentences)
         bags = [{w for _, words in sent for w in words} for sent in sentences]
@@ -196,7 +213,10 @@ class CodingEngine:
         if planned:  # a follow-up that is only planned says nothing of this encounter (nor is it Z09's)
             bags = [bag - planned for bag in bags]
         note_words = set().union(*bags) if bags else set()
-        found = self._matcher("all").match(bags, self.per_sentence)
+        return sentences, drugs, bags, note_words
+
+    def _code(self, doc: Doc, sentences: list, drugs: list, bags: list, note_words: set[str], found: list) -> None:
+        """Code one doc from what :meth:`_read` read and the match of its sentences."""
         hits: dict[tuple[int, int], list[CodeHit]] = {}
         keys: dict[tuple[int, int], str] = {}
         # A sentence's words are among the note's (note_words is their union): the 7th character reads the
@@ -229,7 +249,6 @@ class CodingEngine:
             doc.user_data[_REMEMBERED] = ({e: tuple(h) for e, h in hits.items()}, dict(keys),
                                           {e: statuses[e] for e in hits if e in statuses})
         self._store(doc, hits, keys)
-        return doc
 
     def _add(self, hits: dict, keys: dict, sent: list, match, rank: int, words: set[str], index: CodeIndex | None = None):
         index = index or self.index
