@@ -41,7 +41,7 @@ from medcode.coding.rules import (
 from medcode.coding.tables import table_codes
 from medcode.coding.transport import transport_codes
 from medcode.coding.trimesters import TrimesterCodes
-from medcode.nlp.context import STATUS_KEY
+from medcode.nlp.context import DOCS_KEPT, STATUS_KEY
 from medcode.nlp.matcher import HITS_KEY, CodeHit, span_label
 from medcode.nlp.reading import (
     SentenceReader,
@@ -184,7 +184,7 @@ class CodingEngine:
     def pipe(self, docs: Iterable[Doc], batch_size: int = 64) -> Iterator[Doc]:
         """The docs of a batch share one match of all their sentences: a match per doc cost 0.25 ms of a CodiEsp
         dev note in fixed costs (a sentence's matches are its own, the same in any batch)."""
-        for batch in minibatch(docs, size=batch_size):
+        for batch in minibatch(docs, size=min(batch_size, DOCS_KEPT)):
             read = [self._read(doc) for doc in batch]
             bags = [bag for r in read if r is not None for bag in r[2]]
             found = iter(self._matcher("all").match(bags, self.per_sentence) if bags else ())
