@@ -12,7 +12,7 @@ are scored on all their words, all sentences of a note at once, with sparse prod
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,9 +39,8 @@ MIN_COVERAGE = 0.5
 WHOLE_EVENT_CHAPTERS = ("V", "W", "X", "Y")
 
 
-@dataclass(frozen=True)
-class Match:
-    """A code a sentence describes.
+class Match(NamedTuple):
+    """A code a sentence describes (a named tuple: a note's ~300 were 0.2 ms as frozen dataclasses).
 
     Attributes:
         code: index of the code in :attr:`CodeIndex.codes`.
