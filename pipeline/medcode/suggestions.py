@@ -36,7 +36,7 @@ DEMOTION_FACTOR = 0.2
 EVIDENCE_MIN_WEIGHT = 0.6
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     """One (note, code) pair and the mentions that support it (its features are a row of a matrix)."""
 
@@ -61,12 +61,15 @@ def demotions(pool: CandidatePool) -> list[str | None]:
     """
     stated = pool.stated_values if pool.system == CM else {}
     size = CATEGORY_LENGTH[pool.system]
-    links, aside = pool.links, pool.category_demoting
+    links = pool.links
+    # The categories a negated or relative's mention names (most categories of the map have none).
+    aside = {cat for cat, kinds in pool.category_demoting.items() if kinds}
     out = []
     for code in pool.codes:
         found = links.get(code)
-        maybe = code[:3] in stated or (all(link.mention.status for link in found) if found else
-                                        bool(aside.get(code[:size])))
+        # A linked code's first mention is most often affirmed: the test of all its mentions is then skipped.
+        maybe = (found[0].mention.status and all(link.mention.status for link in found) if found else
+                 code[:size] in aside) or (stated and code[:3] in stated)
         out.append(demotion(pool, code) if maybe else None)
     return out
 
@@ -100,13 +103,14 @@ def candidate(pool: CandidatePool, code: str, demoted: str | None) -> Candidate:
     # Evidence is what a coder can check: words that name the code. A learned alias is only
     # a correlate ("type 2" for I10) unless it predicted the code most of the time in training.
     shown: dict[int, tuple[int, Mention]] = {}
-    for link in links:
-        m, hit = link.mention, link.hit
+    for m, hit, _ in links:
         if hit.source != "learned" or hit.weight >= EVIDENCE_MIN_WEIGHT:
             rank = SOURCE_RANK[hit.source]
-            if shown.get(id(m), (0, m))[0] < rank:
+            held = shown.get(id(m))
+            if held is None or held[0] < rank:
                 shown[id(m)] = (rank, m)
-    evidence = [m for _, m in sorted(shown.values(), key=lambda rm: (-rm[0], rm[1].start))]
+    evidence = [m for _, m in (sorted(shown.values(), key=lambda rm: (-rm[0], rm[1].start)) if len(shown) > 1
+                               else shown.values())]
     return Candidate(code, evidence, "mention" if evidence else "related-mention", demoted)
 
 
