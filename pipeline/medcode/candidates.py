@@ -116,13 +116,15 @@ def _gather_links(system: str, mentions: list[Mention], index: dict[str, int]) -
     parents: dict[str, list[str]] = {}
     # category() inlined: a call per hit was a tenth of this function's time.
     size = CATEGORY_LENGTH[system]
+    # A Link made with tuple.__new__: the named tuple's own constructor is a Python function, a fifth of this loop.
+    new_tuple = tuple.__new__
     for m in mentions:
         if m.system != system:
             continue
         status, ambiguity = m.status, len(m.hits)
         for hit in m.hits:
             code = hit.code
-            links[code].append(Link(m, hit, ambiguity))
+            links[code].append(new_tuple(Link, (m, hit, ambiguity)))
             if hit.source != "learned":
                 cat = code[:size]
                 if not (status and status - _expected(code, system)):
@@ -134,8 +136,8 @@ def _gather_links(system: str, mentions: list[Mention], index: dict[str, int]) -
                 # An affirmed mention (most are) sets nothing aside: no status sets are built for it.
                 if status:
                     set_aside[cat] |= demoting(code, system, status)
-                else:
-                    set_aside.setdefault(cat, set())
+                elif cat not in set_aside:
+                    set_aside[cat] = set()
             found = parents.get(code)
             if found is None:
                 found = parents[code] = [parent for parent in ancestors(code, system) if parent in index]

@@ -170,7 +170,7 @@ class Medcoder:
             # and their spans) is collected after the chunk, so memory stays bounded by the chunk.
             with cyclic_gc_paused():
                 docs = self.nlp.pipe(part, batch_size=64, n_process=n_process, disable=[SUGGESTER])
-                ranked += self.suggester.rank(part, [doc_mentions(d) for d in docs], depth)
+                ranked += self.suggester.rank(part, [doc_mentions(d, t) for d, t in zip(docs, part)], depth)
         return ranked
 
     def predict(self, notes: Iterable[Note | str | dict], top_k: int = DEFAULT_TOP_K, n_process: int = 1) -> list[dict]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 from spacy.attrs import IDX, LENGTH, SENT_START
@@ -18,7 +19,7 @@ from medcode.nlp.context import STATUS_KEY
 from medcode.nlp.matcher import HITS_KEY, CodeHit
 
 
-@dataclass
+@dataclass(slots=True)
 class Mention:
     """A mention reduced to plain data: where it is, what it links to, its assertion status.
 
@@ -46,8 +47,14 @@ class Mention:
     dominated: bool = False
 
 
-def doc_mentions(doc: Doc) -> list[Mention]:
-    """The mentions of a processed doc as plain :class:`Mention` records."""
+def doc_mentions(doc: Doc, text: str | None = None) -> list[Mention]:
+    """The mentions of a processed doc as plain :class:`Mention` records.
+
+    Args:
+        doc: the processed doc.
+        text: the text the doc was made from, when the caller has it (``doc.text`` joins every token
+            anew: 0.18 of the ~17 ms a CodiEsp dev note took).
+    """
     hits_at = doc.user_data.get(HITS_KEY, {})
     if not hits_at:
         return []
@@ -56,7 +63,8 @@ def doc_mentions(doc: Doc) -> list[Mention]:
     rows = doc.to_array([IDX, LENGTH, SENT_START])
     sent_starts = np.flatnonzero(rows[:, 2] == 1).tolist() or [0]
     offsets = rows[:, :2].tolist()
-    text = doc.text  # built anew on every access: read it once
+    if text is None:
+        text = doc.text  # built anew on every access: read it once
     no_status: frozenset[str] = frozenset()
     mentions = []
     for (start, end), (key, hits) in hits_at.items():
@@ -64,22 +72,40 @@ def doc_mentions(doc: Doc) -> list[Mention]:
         end_char = offsets[end - 1][0] + offsets[end - 1][1]
         flags = frozenset(status_at[(start, end)]) if (start, end) in status_at else no_status
         sentence = bisect.bisect_right(sent_starts, start) - 1
-        for system in SYSTEMS:
-            # Hits come back as plain lists from a serialised doc.
-            mine = tuple(h if isinstance(h, CodeHit) else CodeHit(*h) for h in hits if h[1] == system)
-            if mine:
-                mentions.append(Mention(start_char, end_char, text[start_char:end_char], end - start,
-                                        sentence, system, mine, flags, key))
+        mention_text = text[start_char:end_char]
+        for system, mine in _by_system(hits):
+            mentions.append(Mention(start_char, end_char, mention_text, end - start, sentence, system, mine, flags, key))
     mark_dominated(mentions)
     return mentions
 
 
+def _by_system(hits) -> list[tuple[str, tuple[CodeHit, ...]]]:
+    """A stretch's hits split by code system, in :data:`SYSTEMS` order (systems without hits left out)."""
+    if not hits:
+        return []
+    first = hits[0][1]
+    # Most stretches name codes of one system, as CodeHits: their tuple is kept whole.
+    if type(hits) is tuple and first in SYSTEMS and all(type(h) is CodeHit and h[1] == first for h in hits):
+        return [(first, hits)]
+    out = []
+    for system in SYSTEMS:
+        # Hits come back as plain lists from a serialised doc.
+        mine = tuple(h if isinstance(h, CodeHit) else CodeHit(*h) for h in hits if h[1] == system)
+        if mine:
+            out.append((system, mine))
+    return out
+
+
 def mark_dominated(mentions: list[Mention]) -> None:
     """Flag mentions that lie strictly inside a longer mention of the same system."""
-    for system in {m.system for m in mentions}:
-        # Sweep by start, longest first: a mention lies inside a longer one iff a mention before it
-        # in this order reaches at least as far (the matcher makes one mention per extent and system).
-        reach = -1
-        for m in sorted((m for m in mentions if m.system == system), key=lambda m: (m.start, -m.end)):
-            m.dominated = reach >= m.end
-            reach = max(reach, m.end)
+    # Sweep by start, longest first: a mention lies inside a longer one iff a mention of its system before it
+    # in this order reaches at least as far (the matcher makes one mention per extent and system). Two stable
+    # sorts by attribute (ends descending, then starts) order as one by (start, -end), in half the time.
+    ordered = sorted(mentions, key=attrgetter("end"), reverse=True)
+    ordered.sort(key=attrgetter("start"))
+    reach: dict[str, int] = {}
+    for m in ordered:
+        held = reach.get(m.system, -1)
+        m.dominated = held >= m.end
+        if m.end > held:
+            reach[m.system] = m.end

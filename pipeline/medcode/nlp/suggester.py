@@ -75,7 +75,7 @@ class SuggesterComponent:
             raise ValueError("medcode_suggester has no model: load the pipeline from a model folder's nlp/")
         for batch in minibatch(docs, size=batch_size):
             texts = [doc.text for doc in batch]
-            ranked = self.suggester.rank(texts, [doc_mentions(doc) for doc in batch], self.top_k)
+            ranked = self.suggester.rank(texts, [doc_mentions(doc, text) for doc, text in zip(batch, texts)], self.top_k)
             for doc, by_system in zip(batch, ranked):
                 doc._.set(EXTENSION, self.suggester.record("doc", by_system))
                 yield doc
