@@ -252,11 +252,7 @@ class CodingEngine:
 
     def _add(self, hits: dict, keys: dict, sent: list, match, rank: int, words: set[str], index: CodeIndex | None = None):
         index = index or self.index
-        vocab_words = {index.words[c] for c in match.columns}
-        tokens = [i for i, ws in sent if not vocab_words.isdisjoint(ws)]
-        if not tokens:
-            return
-        extent = (min(tokens), max(tokens) + 1)
+        # The code's tests first, then the sentence's tokens (a scan of the sentence per match, 19,148 on CodiEsp dev).
         code = index.codes[match.code]
         if code.startswith(VALUE_CATEGORIES):
             return  # coded from the stated value (medcode.coding.measurements), not from words
@@ -264,11 +260,17 @@ class CodingEngine:
             return
         if code[0] == "P" and words.isdisjoint(_chapter_words(NEWBORN_WORDS)) and not {"day", "old"} <= words:  # "2-day-old"
             return
+        vocab_words = {index.words[c] for c in match.columns}
+        tokens = [i for i, ws in sent if not vocab_words.isdisjoint(ws)]
+        if not tokens:
+            return
+        extent = (min(tokens), max(tokens) + 1)
         options = index.seventh.get(match.code)
         if options:
             code += seventh_character(options, words)
         hits.setdefault(extent, []).append(CodeHit(code, CM, "engine", round(match.coverage, 3), rank))
-        keys.setdefault(extent, alias_key(sorted(vocab_words)))
+        if extent not in keys:
+            keys[extent] = alias_key(sorted(vocab_words))
 
     def _tables_and_procedures(self, sentences: list[list], hits: dict, keys: dict, note_words: set[str],
                                pcs_tokens: set[int]) -> None:
@@ -293,7 +295,8 @@ class CodingEngine:
 
     @staticmethod
     def _add_words(hits: dict, keys: dict, sent: list, words, hit: CodeHit) -> None:
-        tokens = [i for i, ws in sent if not set(words).isdisjoint(ws)]
+        words = set(words)  # once, not per token
+        tokens = [i for i, ws in sent if not words.isdisjoint(ws)]
         if tokens:
             extent = (min(tokens), max(tokens) + 1)
             hits.setdefault(extent, []).append(hit)

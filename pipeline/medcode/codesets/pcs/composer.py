@@ -7,8 +7,9 @@ import logging
 import math
 import re
 from collections import defaultdict
+from itertools import chain
 
-from medcode.codesets.pcs.axes import _Call, _diverse
+from medcode.codesets.pcs.axes import _Call
 from medcode.codesets.pcs.labels import (
     _SUFFIX_IN,
     _json,
@@ -24,6 +25,7 @@ from medcode.codesets.pcs.passage import PassageReader
 from medcode.codesets.pcs.records import (
     _GENERIC_ACTION_WORDS,
     AXIS_NAMES,
+    FAMILY_CAP,
     INDEX_BONUS,
     LATERALITY,
     MAX_TABLES,
@@ -62,6 +64,7 @@ class PcsComposer:
         self._labels_by_word: dict[str, list[int]] | None = None
         self._prefix_titles: dict[str, str] = {}
         self._queries: dict[str, dict | None] = {}
+        self._defaults: dict[tuple[str, int], str | None] = {}  # _Call.default's answers, by prefix and position
         self._codes_by_table: dict[str, list[str]] | None = None
         self._by_prefix = {t.prefix: t for t in self._tables}
         self._idf = self._weights()
@@ -250,7 +253,8 @@ class PcsComposer:
                 for word in self._label_words(index):
                     by_word[word].append(index)
             self._labels_by_word = dict(by_word)
-        return frozenset(i for word in bag for i in self._labels_by_word.get(word, ()))
+        get = self._labels_by_word.get
+        return frozenset(chain.from_iterable([get(word, ()) for word in bag]))
 
     def _part_words(self, table: _Table) -> tuple[frozenset[str], bool]:
         """Every word a body part of the table is named by (labels and aliases), and whether one is fixed."""
@@ -359,3 +363,17 @@ class PcsComposer:
                     if code == prefix[3]:
                         return f"{title} of {self._labels[index].text}"
         return f"{title}, {self._labels[table.system].text}"
+
+
+def _diverse(ranked: list[PcsProposal], limit: int) -> list[PcsProposal]:
+    """The best proposals, at most :data:`FAMILY_CAP` per table until other tables have had a turn.
+
+    A note with two procedures (a CABG and its vein harvest) would otherwise fill the list with variants
+    of the better supported one.
+    """
+    first, rest, count = [], [], defaultdict(int)
+    for proposal in ranked:
+        count[proposal.code[:3]] += 1
+        (first if count[proposal.code[:3]] <= FAMILY_CAP else rest).append(proposal)
+    picked = (first + rest)[:limit]
+    return sorted(picked, key=lambda p: (-p.score, not p.complete, p.code))
