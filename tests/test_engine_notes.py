@@ -4,6 +4,8 @@ import test_engine
 from medcode.about import NEGATED
 from medcode.coding.measurements import gestation_codes
 from medcode.coding.rules import follow_up_codes
+from medcode.coding.screening import screening_codes
+from medcode.mentions import doc_mentions
 from test_engine import engine_codes
 
 nlp = test_engine.nlp  # the engine with the full code sets (a module fixture: built once here too)
@@ -85,3 +87,28 @@ def test_clause_ends_knife_cut_and_observation_after_an_accident(nlp):
     assert "W26.0XXA" in engine_codes(nlp, "Cut the left index finger with a kitchen knife; laceration.")
     assert "Z04.1" in engine_codes(nlp, "Passenger in an MVC, observed in the ED, no injury found.")
     assert "D63.1" in engine_codes(nlp, "Anemia of CKD stage 4.")
+
+
+def test_a_seventh_character_that_states_a_stage_an_eye_or_a_tophus(nlp):
+    assert "H40.1132" in engine_codes(nlp, "POAG bilat, moderate stage both eyes.")
+    assert "E11.3293" in engine_codes(nlp, "T2DM w/ mild NPDR w/o macular edema, both eyes.")
+    assert "E11.3299" in engine_codes(nlp, "T2DM with mild nonproliferative diabetic retinopathy.")
+    assert "M1A.0411" in engine_codes(nlp, "Chronic tophaceous gout; tophi over the R hand MCP joints, idiopathic.")
+
+
+def test_screening_encounters_and_a_suspicion_ruled_out(nlp):
+    assert engine_codes(nlp, "58 yo former smoker, quit 6 yrs ago, for annual lung ca screening LDCT.")["Z12.2"][1] == 0
+    assert "Z12.72" in engine_codes(nlp, "Vaginal cuff Pap for screening; s/p total hysterectomy for benign fibroids 2017.")
+    # the screening stands under the note's negation ("no known exposure"): some mention of it is affirmed
+    doc = nlp("Asymptomatic student, no known exposure, tested for COVID-19 as required; negative.")
+    assert any(h.code == "Z11.52" and NEGATED not in m.status for m in doc_mentions(doc) for h in m.hits)
+    assert "Z13.1" in engine_codes(nlp, "Overweight 45 yo, A1c drawn to screen for diabetes.")
+    assert "Z03.6" in engine_codes(nlp, "2 yo, grandmother's pill bottle, suspected ingestion, observed 6 hr, tox neg.")
+    assert "Z03.89" in engine_codes(nlp, "Possible ingestion of a foreign body while eating fish, XR neg, no FB found.")
+    assert screening_codes("Fever and cough, tested for COVID-19: positive.") == []
+    assert screening_codes("Declined lung cancer screening.") == []
+
+
+def test_lung_lobes_and_breast_quadrants_written_short(nlp):
+    assert "C34.11" in engine_codes(nlp, "Dx: adenocarcinoma of RUL of lung, stage IIB.")
+    assert "C50.411" in engine_codes(nlp, "Invasive ductal ca of R breast UOQ.")

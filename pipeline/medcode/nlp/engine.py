@@ -37,6 +37,7 @@ from medcode.coding.rules import (
     history_code,
     therapy_encounter_codes,
 )
+from medcode.coding.screening import observation_codes, screening_codes, states_absence
 from medcode.coding.tables import table_codes
 from medcode.coding.transport import transport_codes
 from medcode.coding.trimesters import TrimesterCodes
@@ -208,7 +209,8 @@ class CodingEngine:
         text = doc.text  # Doc.text joins a Token object per token on each read (8 reads: 1.1 ms of a dev note)
         values = (value_codes(text, self._value_ranges()) + self._newborn_codes().newborn_codes(text)
                   + absence_codes(text) + follow_up_codes(text) + receptor_codes(text) + elevated_bp_codes(text)
-                  + therapy_encounter_codes(text) + transport_codes(text, self.refine, note_words))
+                  + therapy_encounter_codes(text) + transport_codes(text, self.refine, note_words)
+                  + screening_codes(text) + observation_codes(text))
         for system, found_codes in ((CM, values), (PCS, cardiac_device_codes(text))):
             for start_char, end_char, code in found_codes:
                 span = doc.char_span(start_char, end_char, alignment_mode="expand")
@@ -288,6 +290,8 @@ class CodingEngine:
             for extent in new:
                 if FAMILY in known.get(extent, ()) and any(_POISONING.match(h.code) for h in hits[extent]):
                     known[extent] = frozenset(known[extent]) - {FAMILY}
+                if {NEGATED, FAMILY}.intersection(known.get(extent, ())) and states_absence(h.code for h in hits[extent]):
+                    known[extent] = frozenset(known[extent]) - {NEGATED, FAMILY}  # medcode.coding.screening
         return known
 
     def _combinations(self, doc: Doc, hits: dict, keys: dict, statuses: dict, note_words: set[str]) -> None:
