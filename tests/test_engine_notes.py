@@ -112,3 +112,9 @@ def test_screening_encounters_and_a_suspicion_ruled_out(nlp):
 def test_lung_lobes_and_breast_quadrants_written_short(nlp):
     assert "C34.11" in engine_codes(nlp, "Dx: adenocarcinoma of RUL of lung, stage IIB.")
     assert "C50.411" in engine_codes(nlp, "Invasive ductal ca of R breast UOQ.")
+
+
+def test_a_condition_to_rule_out_is_no_diagnosis_and_hfpef_is_diastolic(nlp):
+    codes = engine_codes(nlp, "Chest pain, r/o ACS; serial troponins and ECG neg, discharged home from ED.")
+    assert codes["R07.9"][1] == 0 and "I25.119" not in codes
+    assert "I50.32" in engine_codes(nlp, "HTN, CKD stage 3b, and chronic HFpEF, compensated.")

@@ -14,7 +14,9 @@ from medcode.textnorm import norm_words
 #: "Influenza A" and "flu B" name an identified influenza virus (J10, not J11 "unidentified"): the type letter is
 #: a stopword ("a") or no title word ("b"), so it is read as the titles' "identified".
 _TYPED_VIRUSES = frozenset({"influenza", "flu"})
-_NEGATORS = frozenset({"without", "no", "not", "w/o", "non", "denies", "denied", "negative", "nor"})
+#: "r/o ACS" and "rule out PE" name what the visit excludes, no diagnosis: "Chest pain, r/o ACS, troponins negative"
+#: had I25.119 (coronary disease with angina) before R07.9 (2 of 505 fresh2/fresh3 notes).
+_NEGATORS = frozenset({"without", "no", "not", "w/o", "non", "denies", "denied", "negative", "nor", "r/o", "rule"})
 _SCOPE_ENDS = frozenset({"but", "with", "except", "although", "however", "and", "or"}) - {"or", "and"}
 #: Words a negation states rather than denies: "could not afford the refill" is the reason of an underdosing
 #: (Z91.120), which the engine must read; the negation ends at them.
