@@ -118,3 +118,8 @@ def test_a_condition_to_rule_out_is_no_diagnosis_and_hfpef_is_diastolic(nlp):
     codes = engine_codes(nlp, "Chest pain, r/o ACS; serial troponins and ECG neg, discharged home from ED.")
     assert codes["R07.9"][1] == 0 and "I25.119" not in codes
     assert "I50.32" in engine_codes(nlp, "HTN, CKD stage 3b, and chronic HFpEF, compensated.")
+
+
+def test_hypertension_stated_beside_other_conditions_joins_the_combination(nlp):
+    assert engine_codes(nlp, "T2DM w/ diabetic CKD stage 3a and HTN.")["I12.9"][1] == 0
+    assert "I12.9" not in engine_codes(nlp, "Family history of HTN. T2DM w/ diabetic CKD stage 3a.")

@@ -38,6 +38,7 @@ from medcode.coding.rules import (
     therapy_encounter_codes,
 )
 from medcode.coding.screening import observation_codes, screening_codes, states_absence
+from medcode.coding.stated import stated_codes
 from medcode.coding.tables import table_codes
 from medcode.coding.transport import transport_codes
 from medcode.coding.trimesters import TrimesterCodes
@@ -309,6 +310,11 @@ class CodingEngine:
             named = {h[0] for h in old if h[1] == CM and h[2] != "learned" and h[0] in self._positions}
             if len({c[:3] for c in named}) <= 2 and _NOT_CURRENT.isdisjoint(statuses.get(extent, ())):
                 found += [(code, 0, extent) for code in named]
+        # A condition the sentence's codes left out, stated by its word ("... CKD stage 3a and HTN"): with its status.
+        stated = [(code, extent) for code, extent in stated_codes(doc) if not any(c.startswith(code[:2]) for c, _, _ in found)]
+        if stated and "medcode_context" in self.nlp.pipe_names:
+            status_of = self.nlp.get_pipe("medcode_context").statuses(doc, [extent for _, extent in stated])
+            found += [(code, 0, extent) for code, extent in stated if _NOT_CURRENT.isdisjoint(status_of.get(extent, ()))]
         for extent, code in combination_codes(found, note_words):
             if code in self._positions:
                 # A rule's code that takes a 7th character gets the note's encounter (M80.08X -> M80.08XA / D).
