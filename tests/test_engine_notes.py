@@ -123,3 +123,11 @@ def test_a_condition_to_rule_out_is_no_diagnosis_and_hfpef_is_diastolic(nlp):
 def test_hypertension_stated_beside_other_conditions_joins_the_combination(nlp):
     assert engine_codes(nlp, "T2DM w/ diabetic CKD stage 3a and HTN.")["I12.9"][1] == 0
     assert "I12.9" not in engine_codes(nlp, "Family history of HTN. T2DM w/ diabetic CKD stage 3a.")
+
+
+def test_an_elevated_inr_and_the_circumstances_of_heat_and_work_injuries(nlp):
+    assert "R79.1" in engine_codes(nlp, "INR 6.2 on warfarin for atrial fibrillation, no bleeding.")
+    assert "R79.1" not in engine_codes(nlp, "INR 2.4 on warfarin, goal INR 2-3.")
+    assert "Y93.02" in engine_codes(nlp, "Collapsed at mile 20 of a marathon on a hot day; heat exhaustion.")
+    codes = engine_codes(nlp, "Construction worker fell from scaffolding at a building site; burst fx L1.")
+    assert "Y92.61" in codes and "Y99.0" in codes

@@ -26,6 +26,7 @@ from medcode.coding.devices import cardiac_device_codes
 from medcode.coding.encounter import seventh_character
 from medcode.coding.engine import Matcher
 from medcode.coding.index import CodeIndex
+from medcode.coding.labs import lab_finding_codes
 from medcode.coding.measurements import VALUE_CATEGORIES, ValueRanges, trimester, value_codes
 from medcode.coding.newborn import NewbornCodes
 from medcode.coding.receptors import receptor_codes
@@ -211,7 +212,7 @@ class CodingEngine:
         values = (value_codes(text, self._value_ranges()) + self._newborn_codes().newborn_codes(text)
                   + absence_codes(text) + follow_up_codes(text) + receptor_codes(text) + elevated_bp_codes(text)
                   + therapy_encounter_codes(text) + transport_codes(text, self.refine, note_words)
-                  + screening_codes(text) + observation_codes(text))
+                  + screening_codes(text) + observation_codes(text) + lab_finding_codes(text))
         for system, found_codes in ((CM, values), (PCS, cardiac_device_codes(text))):
             for start_char, end_char, code in found_codes:
                 span = doc.char_span(start_char, end_char, alignment_mode="expand")
