@@ -131,3 +131,12 @@ def test_an_elevated_inr_and_the_circumstances_of_heat_and_work_injuries(nlp):
     assert "Y93.02" in engine_codes(nlp, "Collapsed at mile 20 of a marathon on a hot day; heat exhaustion.")
     codes = engine_codes(nlp, "Construction worker fell from scaffolding at a building site; burst fx L1.")
     assert "Y92.61" in codes and "Y99.0" in codes
+
+
+def test_a_joint_or_skin_site_read_as_its_region(nlp):
+    # the tabular's site axes: a great toe is "ankle and foot", a forearm's skin "arm", the upper back "trunk"
+    assert engine_codes(nlp, "Dx: acute gout flare, left great toe.")["M10.072"][1] == 0
+    assert "D17.1" in engine_codes(nlp, "Soft mobile subcutaneous lipoma of the upper back, benign.")
+    assert "D17.21" in engine_codes(nlp, "Subcutaneous lipoma of R forearm, 3 cm.")
+    assert "L03.115" in engine_codes(nlp, "Admitted w/ cellulitis of R foot, wound cx grew MRSA.")
+    assert "S92.402A" in engine_codes(nlp, "Fracture of the left great toe.")

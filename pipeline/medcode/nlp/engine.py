@@ -30,6 +30,7 @@ from medcode.coding.labs import lab_finding_codes
 from medcode.coding.measurements import VALUE_CATEGORIES, ValueRanges, trimester, value_codes
 from medcode.coding.newborn import NewbornCodes
 from medcode.coding.receptors import receptor_codes
+from medcode.coding.regions import read_regions
 from medcode.coding.rules import (
     absence_codes,
     combination_codes,
@@ -196,6 +197,8 @@ class CodingEngine:
         planned = planned_only(doc)
         if planned:  # a follow-up that is only planned says nothing of this encounter (nor is it Z09's)
             bags = [bag - planned for bag in bags]
+        for bag in bags:  # a joint's or the skin's site by its region: great toe -> ankle and foot (medcode.coding.regions)
+            read_regions(bag)
         note_words = set().union(*bags) if bags else set()
         found = self._matcher("all").match(bags, self.per_sentence)
         hits: dict[tuple[int, int], list[CodeHit]] = {}
