@@ -140,3 +140,24 @@ def test_a_joint_or_skin_site_read_as_its_region(nlp):
     assert "D17.21" in engine_codes(nlp, "Subcutaneous lipoma of R forearm, 3 cm.")
     assert "L03.115" in engine_codes(nlp, "Admitted w/ cellulitis of R foot, wound cx grew MRSA.")
     assert "S92.402A" in engine_codes(nlp, "Fracture of the left great toe.")
+
+
+def test_charting_shorthand_of_the_fresh4_kind(nlp):
+    # slash-joined words, a drug in its own clause after a negated finding, a screening the result negates
+    assert "Z47.1" in engine_codes(nlp, "PT/aftercare 3 wks s/p R THA for OA, incision healed.")
+    alendronate = engine_codes(nlp, "Postmenopausal osteoporosis, no fx hx, on alendronate.")["Z79.83"]
+    assert NEGATED not in alendronate[0]
+    assert NEGATED in engine_codes(nlp, "No history of AF, not on warfarin.").get("Z79.01", ({NEGATED}, 0))[0]
+    doc = nlp("PHQ-2 depression screening at visit, negative.")
+    assert any(h.code == "Z13.31" and NEGATED not in m.status for m in doc_mentions(doc) for h in m.hits)
+    assert "C50.412" in engine_codes(nlp, "L breast IDC, upper outer quadrant, ER/PR+, HER2-, female.")
+    assert "S16.1XXA" in engine_codes(nlp, "Restrained driver, car vs car, neck strain, ambulatory at scene.")
+    assert "L82.0" in engine_codes(nlp, "Irritated SK on back catching on bra strap.")
+    assert "X50.0XXA" in engine_codes(nlp, "L ACL tear, noncontact, planting foot during soccer game.")
+
+
+def test_a_preemie_weight_and_weeks_without_a_birth_word_and_weeks_before_iup(nlp):
+    codes = engine_codes(nlp, "Transfer-in NICU: preemie 32 2/7 wks, BW 1620 g, RDS on CPAP.")
+    assert "P07.16" in codes and "P07.35" in codes
+    assert "Z3A.09" in engine_codes(nlp, "9 wks IUP, hyperemesis w/ ketonuria and dehydration, IVF.")
+    assert "Z3A.39" in engine_codes(nlp, "SVD 39w, 2nd-degree perineal lac repaired.")

@@ -36,7 +36,7 @@ def read_regions(bag: set[str]) -> None:
         if when.isdisjoint(bag):
             continue
         parts = [(part, region) for part, region in regions if part <= bag]
-        for part, region in parts:
+        for _, region in parts:
             bag |= region
         if replace and parts and bag.isdisjoint(INJURY) and bag.isdisjoint(INJURY_KINDS):
             bag -= set().union(*(part for part, _ in parts))

@@ -73,9 +73,9 @@ def screening_codes(text: str) -> list[tuple[int, int, str]]:
                   if not (tested and codes[m.group(0).lower()] not in infections)]
         if around:
             # The first target of the list (the more specific test: "vaginal cuff Pap" is no cervical screening);
-            # the evidence spans the cue and the target, an extent of its own (the target alone is the disease's).
+            # the evidence is the cue, an extent of its own (the target's words are the disease's extent).
             m = min(around, key=lambda m: rank[codes[m.group(0).lower()]])
-            out.append((min(m.start(), cue.start()), max(m.end(), cue.end()), codes[m.group(0).lower()]))
+            out.append((cue.start(), cue.end(), codes[m.group(0).lower()]))
     return list({code: (s, e, code) for s, e, code in out}.values())
 
 

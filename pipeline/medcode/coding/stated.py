@@ -36,3 +36,14 @@ def stated_codes(doc: Doc) -> list[tuple[str, tuple[int, int]]]:
         if code and not (i and strings[lowers[i - 1]] in not_after):
             out.append((code, (i, i + 1)))
     return out
+
+
+#: Words that put a drug the patient takes in a clause of its own after a comma ("no fx hx, on alendronate").
+_TAKING = frozenset({"on", "taking", "takes", "using", "uses"})
+
+
+def taken_in_own_clause(doc: Doc, extent: tuple[int, int]) -> bool:
+    """Whether a drug's mention opens its own clause (", on alendronate"): a negation before the comma ("no fx
+    hx") is not the drug's, though the context rules' scope runs on past commas (lists of negated findings)."""
+    start = extent[0]
+    return start >= 2 and doc[start - 1].lower_ in _TAKING and doc[start - 2].text in (",", ";")

@@ -40,7 +40,7 @@ from medcode.coding.rules import (
     therapy_encounter_codes,
 )
 from medcode.coding.screening import observation_codes, screening_codes, states_absence
-from medcode.coding.stated import stated_codes
+from medcode.coding.stated import stated_codes, taken_in_own_clause
 from medcode.coding.tables import table_codes
 from medcode.coding.transport import transport_codes
 from medcode.coding.trimesters import TrimesterCodes
@@ -297,6 +297,9 @@ class CodingEngine:
                     known[extent] = frozenset(known[extent]) - {FAMILY}
                 if {NEGATED, FAMILY}.intersection(known.get(extent, ())) and states_absence(h.code for h in hits[extent]):
                     known[extent] = frozenset(known[extent]) - {NEGATED, FAMILY}  # medcode.coding.screening
+                if NEGATED in known.get(extent, ()) and all(h.code.startswith("Z79") for h in hits[extent]) \
+                        and taken_in_own_clause(doc, extent):
+                    known[extent] = frozenset(known[extent]) - {NEGATED}
         return known
 
     def _combinations(self, doc: Doc, hits: dict, keys: dict, statuses: dict, note_words: set[str]) -> None:

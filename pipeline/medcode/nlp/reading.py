@@ -25,6 +25,8 @@ _STATED_UNDER_NEGATION = frozenset({"afford"})
 #: so "l" of a volume ("5 l") stays a unit. Norm words drop one-letter tokens, so "OA R ankle" had coded the
 #: unspecified side (M19.079; 10 of 239 fresh chart-style notes wrote the side this way).
 _SIDE_LETTERS = {"R": ("right",), "L": ("left",), "Rt": ("right",), "Lt": ("left",), "RT": ("right",), "LT": ("left",)}
+#: A token joined by a slash is two words when a part is this long: "PT/aftercare" had no "aftercare" (Z47.1 missed).
+_SLASH_PART = 4
 #: What a token text is to a negation's scope (see :meth:`SentenceReader.words`).
 _PLAIN, _SCOPE_END, _CLAUSE_MARK, _NEGATOR, _STATED, _TYPE_LETTER = range(6)
 #: Separates a sentence's own tokens from the phrase expansions appended after them.
@@ -177,6 +179,9 @@ class SentenceReader:
         if "-" in token:
             parts = tuple(w for part in token.split("-") for w in _SIDE_LETTERS.get(part) or norm_words(part))
             words = tuple(dict.fromkeys(words + parts))
+        if "/" in token and any(len(part) >= _SLASH_PART for part in token.split("/")):
+            # "PT/aftercare", "diet/exercise": two words ("s/p", "w/o", "ER/PR" are abbreviations, kept whole)
+            words = tuple(dict.fromkeys(words + tuple(w for part in token.split("/") for w in norm_words(part))))
         return words
 
     def expand(self, doc: Doc, sentences: list[list]) -> list[tuple[int, int, str]]:
