@@ -161,3 +161,11 @@ def test_a_preemie_weight_and_weeks_without_a_birth_word_and_weeks_before_iup(nl
     assert "P07.16" in codes and "P07.35" in codes
     assert "Z3A.09" in engine_codes(nlp, "9 wks IUP, hyperemesis w/ ketonuria and dehydration, IVF.")
     assert "Z3A.39" in engine_codes(nlp, "SVD 39w, 2nd-degree perineal lac repaired.")
+
+
+def test_external_causes_and_hydronephrosis_with_a_stone(nlp):
+    assert "W25.XXXA" in engine_codes(nlp, "2 cm lac L forearm from broken glass, closed w/ 4 sutures.")
+    assert "X15.3XXA" in engine_codes(nlp, "2nd deg burn R palm from grabbing hot pan handle, <1% TBSA.")
+    assert "V00.321A" in engine_codes(nlp, "Displaced lateral tibial plateau fx L, closed, after ski fall.")
+    assert engine_codes(nlp, "7 mm L UVJ stone, mild hydro, renal colic.")["N13.2"][1] == 0
+    assert "Z71.3" in engine_codes(nlp, "Class 1 obesity, BMI 32.4, counseled on diet/exercise.")

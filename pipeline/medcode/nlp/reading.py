@@ -181,7 +181,8 @@ class SentenceReader:
             words = tuple(dict.fromkeys(words + parts))
         if "/" in token and any(len(part) >= _SLASH_PART for part in token.split("/")):
             # "PT/aftercare", "diet/exercise": two words ("s/p", "w/o", "ER/PR" are abbreviations, kept whole)
-            words = tuple(dict.fromkeys(words + tuple(w for part in token.split("/") for w in norm_words(part))))
+            # (parts first: "counseled on diet/exercise" reads "counseled diet" as a phrase)
+            words = tuple(dict.fromkeys(tuple(w for part in token.split("/") for w in norm_words(part)) + words))
         return words
 
     def expand(self, doc: Doc, sentences: list[list]) -> list[tuple[int, int, str]]:
