@@ -169,3 +169,14 @@ def test_external_causes_and_hydronephrosis_with_a_stone(nlp):
     assert "V00.321A" in engine_codes(nlp, "Displaced lateral tibial plateau fx L, closed, after ski fall.")
     assert engine_codes(nlp, "7 mm L UVJ stone, mild hydro, renal colic.")["N13.2"][1] == 0
     assert "Z71.3" in engine_codes(nlp, "Class 1 obesity, BMI 32.4, counseled on diet/exercise.")
+
+
+def test_receptors_written_together_bph_symptoms_and_a_low_glucose(nlp):
+    assert {"Z17.0", "Z17.21", "Z17.32"} <= set(engine_codes(nlp, "L breast IDC, ER/PR+, HER2-."))
+    codes = engine_codes(nlp, "TURP for BPH with retention.")
+    assert "N40.1" in codes and "R33.8" in codes
+    codes = engine_codes(nlp, "T2DM on glipizide, found confused, BG 38, no LOC/coma, improved with D50.")
+    assert codes["E11.649"][1] == 0 and "T38.3X5A" in codes
+    assert "T38.3X5A" not in engine_codes(nlp, "T2DM on insulin; accidentally injected a double dose. BG 45.")
+    assert "D32.0" in engine_codes(nlp, "Convexity meningioma on MRI, benign-appearing, incidental.")
+    assert "Z91.013" in engine_codes(nlp, "Hives all over after eating shrimp, no airway involvement.")
