@@ -180,3 +180,11 @@ def test_receptors_written_together_bph_symptoms_and_a_low_glucose(nlp):
     assert "T38.3X5A" not in engine_codes(nlp, "T2DM on insulin; accidentally injected a double dose. BG 45.")
     assert "D32.0" in engine_codes(nlp, "Convexity meningioma on MRI, benign-appearing, incidental.")
     assert "Z91.013" in engine_codes(nlp, "Hives all over after eating shrimp, no airway involvement.")
+
+
+def test_septic_shock_degrees_of_a_laceration_and_cancers_written_ca(nlp):
+    assert "R65.21" in engine_codes(nlp, "Septic shock from MRSA pneumonia, on pressors.")
+    assert "O70.1" in engine_codes(nlp, "SVD 39w, 2nd-degree perineal lac repaired.")
+    assert "C73" in engine_codes(nlp, "Total thyroidectomy for papillary thyroid ca.")
+    assert "P96.1" in engine_codes(nlp, "NAS from maternal opioid use, Finnegan scores up, morphine wean.")
+    assert "Z53.31" in engine_codes(nlp, "Open cholecystectomy after conversion from lap due to dense adhesions.")

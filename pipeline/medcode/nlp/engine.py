@@ -76,7 +76,7 @@ PREGNANCY_WORDS = (
     "pregnant pregnancy gestation gestational trimester prenatal antepartum postpartum puerperal delivery delivered "
     "labor cesarean c-section gravida primigravida multigravida obstetric IUP miscarriage abortion ectopic placenta "
     "fetal fetus amniotic preeclampsia eclampsia intrauterine postnatal lactation breastfeeding hyperemesis gravidarum "
-    "GDM")
+    "GDM SVD NSVD")
 NEWBORN_WORDS = "newborn neonate neonatal infant baby NICU nursery born preterm premature prematurity birth perinatal"
 
 
