@@ -188,3 +188,10 @@ def test_septic_shock_degrees_of_a_laceration_and_cancers_written_ca(nlp):
     assert "C73" in engine_codes(nlp, "Total thyroidectomy for papillary thyroid ca.")
     assert "P96.1" in engine_codes(nlp, "NAS from maternal opioid use, Finnegan scores up, morphine wean.")
     assert "Z53.31" in engine_codes(nlp, "Open cholecystectomy after conversion from lap due to dense adhesions.")
+
+
+def test_a_current_smoker_and_encounters_for_an_examination(nlp):
+    assert engine_codes(nlp, "Current smoker 1 ppd.")["F17.210"][1] == 0  # "uncomplicated" is the Index's default
+    assert "Z02.5" in engine_codes(nlp, "Sports physical for high school football, normal exam.")
+    assert "Z01.00" in engine_codes(nlp, "Routine eye exam, no abnormal findings.")
+    assert "Z30.42" in engine_codes(nlp, "Depo-Provera injection visit, 12 wk interval.")
