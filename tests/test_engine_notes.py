@@ -195,3 +195,11 @@ def test_a_current_smoker_and_encounters_for_an_examination(nlp):
     assert "Z02.5" in engine_codes(nlp, "Sports physical for high school football, normal exam.")
     assert "Z01.00" in engine_codes(nlp, "Routine eye exam, no abnormal findings.")
     assert "Z30.42" in engine_codes(nlp, "Depo-Provera injection visit, 12 wk interval.")
+
+
+def test_potassium_and_blood_alcohol_values_and_anemia_of_a_neoplasm(nlp):
+    assert "E87.5" in engine_codes(nlp, "Admitted w/ K 7.1 after missing dialysis; ESRD due to HTN.")
+    assert "E87.6" not in engine_codes(nlp, "K 3.4, Na 138, creatinine 1.0.")
+    assert "Y90.7" in engine_codes(nlp, "Acute alcohol intoxication, BAL 220 mg/dL; known alcohol dependence.")
+    assert "D63.0" in engine_codes(nlp, "Multiple myeloma, not in remission, w/ anemia due to the myeloma.")
+    assert "Z91.158" in engine_codes(nlp, "Admitted w/ hyperkalemia after missing dialysis.")
