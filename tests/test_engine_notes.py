@@ -203,3 +203,4 @@ def test_potassium_and_blood_alcohol_values_and_anemia_of_a_neoplasm(nlp):
     assert "Y90.7" in engine_codes(nlp, "Acute alcohol intoxication, BAL 220 mg/dL; known alcohol dependence.")
     assert "D63.0" in engine_codes(nlp, "Multiple myeloma, not in remission, w/ anemia due to the myeloma.")
     assert "Z91.158" in engine_codes(nlp, "Admitted w/ hyperkalemia after missing dialysis.")
+    assert "S71.142A" in engine_codes(nlp, "GSW L thigh in assault with handgun, bullet retained, no fx.")
