@@ -204,3 +204,8 @@ def test_potassium_and_blood_alcohol_values_and_anemia_of_a_neoplasm(nlp):
     assert "D63.0" in engine_codes(nlp, "Multiple myeloma, not in remission, w/ anemia due to the myeloma.")
     assert "Z91.158" in engine_codes(nlp, "Admitted w/ hyperkalemia after missing dialysis.")
     assert "S71.142A" in engine_codes(nlp, "GSW L thigh in assault with handgun, bullet retained, no fx.")
+
+
+def test_cardiology_and_electrolyte_shorthand(nlp):
+    assert engine_codes(nlp, "Nonischemic DCM, EF 25%.")["I42.0"][1] == 0
+    assert "E87.6" in engine_codes(nlp, "HypoK, repleted.")
