@@ -1,9 +1,13 @@
 """The coding engine on one-line notes: title conventions, charting shorthand and note-level rules."""
 
+import pytest
+
 import test_engine
 from medcode.about import NEGATED
 from medcode.coding.measurements import gestation_codes
 from medcode.coding.rules import follow_up_codes
+from medcode.coding.screening import screening_codes
+from medcode.mentions import doc_mentions
 from test_engine import engine_codes
 
 nlp = test_engine.nlp  # the engine with the full code sets (a module fixture: built once here too)
@@ -85,3 +89,105 @@ def test_clause_ends_knife_cut_and_observation_after_an_accident(nlp):
     assert "W26.0XXA" in engine_codes(nlp, "Cut the left index finger with a kitchen knife; laceration.")
     assert "Z04.1" in engine_codes(nlp, "Passenger in an MVC, observed in the ED, no injury found.")
     assert "D63.1" in engine_codes(nlp, "Anemia of CKD stage 4.")
+
+
+
+#: One-line notes and a code each must get, one row per rule of session 6 (the rule's module or data in brackets).
+CODED = [
+    ("POAG bilat, moderate stage both eyes.", "H40.1132"),  # a 7th character's meaning (coding/seventh.py)
+    ("T2DM w/ mild NPDR w/o macular edema, both eyes.", "E11.3293"),
+    ("T2DM with mild nonproliferative diabetic retinopathy.", "E11.3299"),
+    ("Chronic tophaceous gout; tophi over the R hand MCP joints, idiopathic.", "M1A.0411"),
+    ("Vaginal cuff Pap for screening; s/p total hysterectomy for benign fibroids 2017.", "Z12.72"),  # screening
+    ("Overweight 45 yo, A1c drawn to screen for diabetes.", "Z13.1"),
+    ("2 yo, grandmother's pill bottle, suspected ingestion, observed 6 hr, tox neg.", "Z03.6"),  # observation
+    ("Possible ingestion of a foreign body while eating fish, XR neg, no FB found.", "Z03.89"),
+    ("Dx: adenocarcinoma of RUL of lung, stage IIB.", "C34.11"),  # lobes and quadrants written short
+    ("Invasive ductal ca of R breast UOQ.", "C50.411"),
+    ("L breast IDC, upper outer quadrant, ER/PR+, HER2-, female.", "C50.412"),
+    ("HTN, CKD stage 3b, and chronic HFpEF, compensated.", "I50.32"),  # HFpEF is diastolic
+    ("INR 6.2 on warfarin for atrial fibrillation, no bleeding.", "R79.1"),  # values (coding/labs.py)
+    ("Admitted w/ K 7.1 after missing dialysis; ESRD due to HTN.", "E87.5"),
+    ("HypoK, repleted.", "E87.6"),
+    ("Acute alcohol intoxication, BAL 220 mg/dL; known alcohol dependence.", "Y90.7"),
+    ("T2DM on glipizide, found confused, BG 38, no LOC/coma, improved with D50.", "T38.3X5A"),
+    ("Collapsed at mile 20 of a marathon on a hot day; heat exhaustion.", "Y93.02"),  # circumstances
+    ("Construction worker fell from scaffolding at a building site; burst fx L1.", "Y92.61"),
+    ("Construction worker fell from scaffolding at a building site; burst fx L1.", "Y99.0"),
+    ("L ACL tear, noncontact, planting foot during soccer game.", "X50.0XXA"),
+    ("2 cm lac L forearm from broken glass, closed w/ 4 sutures.", "W25.XXXA"),
+    ("2nd deg burn R palm from grabbing hot pan handle, <1% TBSA.", "X15.3XXA"),
+    ("Displaced lateral tibial plateau fx L, closed, after ski fall.", "V00.321A"),
+    ("Soft mobile subcutaneous lipoma of the upper back, benign.", "D17.1"),  # site regions
+    ("Subcutaneous lipoma of R forearm, 3 cm.", "D17.21"),
+    ("Admitted w/ cellulitis of R foot, wound cx grew MRSA.", "L03.115"),
+    ("Fracture of the left great toe.", "S92.402A"),
+    ("PT/aftercare 3 wks s/p R THA for OA, incision healed.", "Z47.1"),  # slash-joined words
+    ("Class 1 obesity, BMI 32.4, counseled on diet/exercise.", "Z71.3"),
+    ("Restrained driver, car vs car, neck strain, ambulatory at scene.", "S16.1XXA"),  # phrases
+    ("Irritated SK on back catching on bra strap.", "L82.0"),
+    ("GSW L thigh in assault with handgun, bullet retained, no fx.", "S71.142A"),
+    ("Convexity meningioma on MRI, benign-appearing, incidental.", "D32.0"),
+    ("Hives all over after eating shrimp, no airway involvement.", "Z91.013"),
+    ("Septic shock from MRSA pneumonia, on pressors.", "R65.21"),
+    ("Total thyroidectomy for papillary thyroid ca.", "C73"),
+    ("NAS from maternal opioid use, Finnegan scores up, morphine wean.", "P96.1"),
+    ("Open cholecystectomy after conversion from lap due to dense adhesions.", "Z53.31"),
+    ("Sports physical for high school football, normal exam.", "Z02.5"),
+    ("Routine eye exam, no abnormal findings.", "Z01.00"),
+    ("Depo-Provera injection visit, 12 wk interval.", "Z30.42"),
+    ("L breast IDC, ER/PR+, HER2-.", "Z17.21"),  # receptors written together
+    ("TURP for BPH with retention.", "N40.1"),  # combination rules
+    ("TURP for BPH with retention.", "R33.8"),
+    ("Multiple myeloma, not in remission, w/ anemia due to the myeloma.", "D63.0"),
+    ("Admitted w/ hyperkalemia after missing dialysis.", "Z91.158"),
+    ("Transfer-in NICU: preemie 32 2/7 wks, BW 1620 g, RDS on CPAP.", "P07.16"),  # newborn, gestation
+    ("Transfer-in NICU: preemie 32 2/7 wks, BW 1620 g, RDS on CPAP.", "P07.35"),
+    ("9 wks IUP, hyperemesis w/ ketonuria and dehydration, IVF.", "Z3A.09"),
+    ("SVD 39w, 2nd-degree perineal lac repaired.", "Z3A.39"),
+    ("SVD 39w, 2nd-degree perineal lac repaired.", "O70.1"),
+]
+
+
+@pytest.mark.parametrize(("note", "code"), CODED)
+def test_a_one_line_note_gets_the_code_a_coder_gives(nlp, note, code):
+    assert code in engine_codes(nlp, note)
+
+
+#: Notes whose code comes first in its sentence (rank 0).
+FIRST = [
+    ("58 yo former smoker, quit 6 yrs ago, for annual lung ca screening LDCT.", "Z12.2"),
+    ("Chest pain, r/o ACS; serial troponins and ECG neg, discharged home from ED.", "R07.9"),  # "r/o" negates
+    ("T2DM w/ diabetic CKD stage 3a and HTN.", "I12.9"),  # stated hypertension (coding/stated.py)
+    ("Dx: acute gout flare, left great toe.", "M10.072"),
+    ("7 mm L UVJ stone, mild hydro, renal colic.", "N13.2"),
+    ("T2DM on glipizide, found confused, BG 38, no LOC/coma, improved with D50.", "E11.649"),
+    ("Current smoker 1 ppd.", "F17.210"),  # "uncomplicated" is the Index's default
+    ("Nonischemic DCM, EF 25%.", "I42.0"),
+]
+
+
+@pytest.mark.parametrize(("note", "code"), FIRST)
+def test_a_one_line_note_gets_the_code_first(nlp, note, code):
+    assert engine_codes(nlp, note)[code][1] == 0
+
+
+def test_what_the_session_6_rules_leave_alone(nlp):
+    assert "I25.119" not in engine_codes(nlp, "Chest pain, r/o ACS; troponins neg.")
+    assert "I12.9" not in engine_codes(nlp, "Family history of HTN. T2DM w/ diabetic CKD stage 3a.")
+    assert "R79.1" not in engine_codes(nlp, "INR 2.4 on warfarin, goal INR 2-3.")
+    assert "E87.6" not in engine_codes(nlp, "K 3.4, Na 138, creatinine 1.0.")
+    assert "T38.3X5A" not in engine_codes(nlp, "T2DM on insulin; accidentally injected a double dose. BG 45.")
+    assert "Z17.0" in engine_codes(nlp, "L breast IDC, ER/PR+, HER2-.")
+    assert screening_codes("Fever and cough, tested for COVID-19: positive.") == []
+    assert screening_codes("Declined lung cancer screening.") == []
+    assert NEGATED in engine_codes(nlp, "No history of AF, not on warfarin.").get("Z79.01", ({NEGATED}, 0))[0]
+
+
+def test_a_screening_or_a_drug_in_its_own_clause_stands_under_a_negation(nlp):
+    # "no known exposure ... tested for COVID-19", "PHQ-2 screening, negative", "no fx hx, on alendronate"
+    for note, code in (("Asymptomatic student, no known exposure, tested for COVID-19 as required; negative.", "Z11.52"),
+                       ("PHQ-2 depression screening at visit, negative.", "Z13.31"),
+                       ("Postmenopausal osteoporosis, no fx hx, on alendronate.", "Z79.83")):
+        doc = nlp(note)
+        assert any(h.code == code and NEGATED not in m.status for m in doc_mentions(doc) for h in m.hits), note

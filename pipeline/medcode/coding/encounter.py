@@ -9,6 +9,8 @@ and never a sequela unless the note names a late effect.
 
 from __future__ import annotations
 
+from medcode.coding.seventh import names_encounter, stated_character
+
 #: Words (canonical, see :mod:`medcode.textnorm`) that put the encounter after active treatment.
 SUBSEQUENT = frozenset({"subsequent", "healing", "healed", "followup", "recheck", "aftercare"})
 #: Words that name a late effect.
@@ -60,6 +62,8 @@ def seventh_character(options: dict[str, str], words: set[str]) -> str:
         The chosen character: the one whose meaning names the encounter, the fracture's openness and
         its healing, preferring the plainest meaning when the note says no more.
     """
+    if not names_encounter(options):
+        return stated_character(options, words)  # a stage, an eye, a tophus (medcode.coding.seventh)
     encounter = encounter_of(words)
     opened = "open" in words and "closed" not in words and (not words & NOT_AN_OPEN_FRACTURE or words & OPEN_FRACTURE)
     healing = next((phrase for word, phrase in HEALING if word in words), "routine healing")

@@ -223,13 +223,13 @@ _WEEKS = (
     # "32 weeks pregnant", "28 weeks' gestation", "10 weeks of pregnancy", "32 weeks, gestational diabetes",
     # "33 weeks by dates"
     re.compile(r"\b(\d{1,2})" + _PART_WEEK + r"\s*(?:weeks?|wks?)['\u2019]?[,;]?\s*(?:of\s+|by\s+)?"
-               r"(?:gestation|pregnan|dates\b|lmp\b|ultrasound\b)", re.IGNORECASE),
+               r"(?:gestation|pregnan|dates\b|lmp\b|ultrasound\b|iup\b|intrauterine)", re.IGNORECASE),
     # "28w3d"
     re.compile(r"\b(\d{1,2})\s*w\s*\d\s*d\b", re.IGNORECASE),
-    # "first pregnancy, 10 weeks", "G2P1, 24 wks": a week count right after the pregnancy's name, nothing
+    # "first pregnancy, 10 weeks", "G2P1, 24 wks", "SVD 39w": a week count right after the pregnancy's name, nothing
     # between ("pregnant, cough 3 weeks" is a duration; so is "3 weeks ago")
-    re.compile(r"(?:pregnan\w*|gravid\w*|\bg\d+\s*p\d+)[\s,:=-]{1,4}(\d{1,2})"
-               + _PART_WEEK + r"\s*(?:weeks?|wks?)\b(?!\s*(?:ago|postpartum|post))", re.IGNORECASE),
+    re.compile(r"(?:pregnan\w*|gravid\w*|\bg\d+\s*p\d+|\bn?svd)[\s,:=-]{1,4}(\d{1,2})"
+               + _PART_WEEK + r"\s*(?:weeks?|wks?|w)\b(?!\s*(?:ago|postpartum|post))", re.IGNORECASE),
     # "28 wks, new-onset BP 146/94": a pregnancy note that opens with the weeks names the gestational age first, as
     # an obstetric note's header does (a duration is said of something: "3 weeks of cough")
     re.compile(r"^\W*(\d{1,2})" + _PART_WEEK + r"\s*(?:weeks?|wks?)\s*[,;:.]", re.IGNORECASE),

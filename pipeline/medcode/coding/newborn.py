@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 #: The note is about a baby: its subject is an infant, newborn or neonate ("Term male delivered vaginally here").
-_INFANT = re.compile(r"\b(?:newborns?|neonates?|neonatal|infants?|baby|nicu|nursery|(?:term|preterm|premature)\s+"
+_INFANT = re.compile(r"\b(?:newborns?|neonates?|neonatal|infants?|baby|nicu|nursery|preemies?|premies?|(?:term|preterm|premature)\s+"
                      r"(?:male|female|boy|girl)|twin\s+[ab12])\b", re.IGNORECASE)
-_INFANT_CUES = ("newborn", "neonat", "infant", "baby", "nicu", "nursery", "term ", "twin")
+_INFANT_CUES = ("newborn", "neonat", "infant", "baby", "nicu", "nursery", "term ", "twin", "preemie", "premie")
 #: The birth itself, as a note writes it.
 _BIRTH = re.compile(r"\b(?:born|delivered|delivery|birth|n?svd)\b", re.IGNORECASE)
 #: Born in this hospital.
@@ -95,10 +95,12 @@ class NewbornCodes:
             return []  # most notes: a substring test first
         infant = _INFANT.search(text)
         birth = _BIRTH.search(text)
-        if not infant or not birth or _MATERNAL.search(text):
+        if not infant or _MATERNAL.search(text):
             return []
         out = []
-        if not _NOT_BIRTH_EPISODE.search(text):
+        # The birth weight and weeks need no birth word ("NICU transfer-in: preemie 32 2/7 wks, BW 1620 g": P07.16, P07.35);
+        # the liveborn code does.
+        if birth and not _NOT_BIRTH_EPISODE.search(text):
             plurality = next((name for name, pattern in _PLURALITY if pattern.search(text)), "single")
             outside = _OUTSIDE.search(text)
             mode = "outside" if outside else "cesarean" if _CESAREAN.search(text) else "vaginally"

@@ -20,6 +20,8 @@ _POSITIVE = r"(?:\+|[\s-]*(?:is\s+|was\s+|status\s+)?(?:positive|pos\b|amplified
 _NEGATIVE = r"(?:-(?!\w)|[\s-]*(?:is\s+|was\s+|status\s+)?(?:negative|neg\b|not\s+amplified|non-?amplified|0\b|1\+))"
 _PATTERNS = tuple((re.compile(rf"(?<![\w-])(?:{name})(?:{_POSITIVE}|({_NEGATIVE}))", re.IGNORECASE if len(name) > 4 else 0),
                    codes) for name, codes in _RECEPTORS)
+#: Both hormone receptors with one status ("ER/PR+": the ER alone reads no sign; 1 of 120 fresh4 notes).
+_BOTH_HORMONES = re.compile(rf"(?<![\w-])ER\s*/\s*(?:PR|PgR)(?:{_POSITIVE}|({_NEGATIVE}))")
 #: A neoplasm must be named: "ER" alone is also the emergency room.
 _NEOPLASM_CUES = ("cancer", "carcinoma", "malignan", "tumo", "neoplasm", "idc", "ilc", "dcis")
 _NEOPLASM = re.compile(r"\b(?:cancer|carcinoma|adenocarcinoma|malignan\w*|tumou?r|neoplasm|IDC|ILC|DCIS)\b", re.IGNORECASE)
@@ -31,7 +33,10 @@ def receptor_codes(text: str) -> list[tuple[int, int, str]]:
     if not any(w in low for w in _NEOPLASM_CUES) or not _NEOPLASM.search(text):
         return []  # most notes: a substring test first (the regular expressions cost ~0.1 ms on a long note)
     out = []
-    for pattern, (positive, negative) in _PATTERNS:
+    if m := _BOTH_HORMONES.search(text):
+        # "ER/PR+", "ER/PR negative": one status for both hormone receptors
+        out += [(m.start(), m.end(), code[1 if m.group(1) else 0]) for code in (("Z17.0", "Z17.1"), ("Z17.21", "Z17.22"))]
+    for pattern, (positive, negative) in _PATTERNS[2 if out else 0:]:
         if m := pattern.search(text):
             out.append((m.start(), m.end(), negative if m.group(1) else positive))
     return out

@@ -62,7 +62,11 @@ INJURY = frozenset({"fall", "fell", "falling", "struck", "bitten", "bite", "coll
 #: An injury named by its kind, not its event ("traumatic Achilles tendon rupture; felt a pop playing tennis"): in such
 #: a note the activity and status are read from any sentence, the place only from a sentence that tells the event.
 INJURY_KINDS = frozenset({"fracture", "fx", "sprain", "strain", "rupture", "ruptured", "laceration", "lac", "dislocation",
-                          "contusion", "concussion", "traumatic", "tear", "torn", "thrown"})
+                          "contusion", "concussion", "traumatic", "tear", "torn", "thrown",
+                          # injuries by heat, cold and the skin's wounds (chapter 19 too): "heat exhaustion at mile 20 of a
+                          # marathon" had no running activity (Y93.02; 2 of 505 fresh2/fresh3 notes)
+                          "exhaustion", "heatstroke", "frostbite", "hypothermia", "abrasion", "avulsion",
+                          "whiplash"})
 
 #: Every word of an injury (its event or its kind).
 _INJURY_WORDS = INJURY | INJURY_KINDS

@@ -27,9 +27,11 @@ from medcode.coding.devices import cardiac_device_codes
 from medcode.coding.encounter import seventh_character
 from medcode.coding.engine import Matcher
 from medcode.coding.index import CodeIndex
+from medcode.coding.labs import lab_finding_codes
 from medcode.coding.measurements import VALUE_CATEGORIES, ValueRanges, trimester, value_codes
 from medcode.coding.newborn import NewbornCodes
 from medcode.coding.receptors import receptor_codes
+from medcode.coding.regions import read_regions
 from medcode.coding.rules import (
     absence_codes,
     combination_codes,
@@ -38,6 +40,8 @@ from medcode.coding.rules import (
     history_code,
     therapy_encounter_codes,
 )
+from medcode.coding.screening import observation_codes, screening_codes, states_absence
+from medcode.coding.stated import stated_codes, taken_in_own_clause
 from medcode.coding.tables import table_codes
 from medcode.coding.transport import transport_codes
 from medcode.coding.trimesters import TrimesterCodes
@@ -73,7 +77,7 @@ PREGNANCY_WORDS = (
     "pregnant pregnancy gestation gestational trimester prenatal antepartum postpartum puerperal delivery delivered "
     "labor cesarean c-section gravida primigravida multigravida obstetric IUP miscarriage abortion ectopic placenta "
     "fetal fetus amniotic preeclampsia eclampsia intrauterine postnatal lactation breastfeeding hyperemesis gravidarum "
-    "GDM")
+    "GDM SVD NSVD")
 NEWBORN_WORDS = "newborn neonate neonatal infant baby NICU nursery born preterm premature prematurity birth perinatal"
 
 
@@ -212,6 +216,8 @@ class CodingEngine:
         planned = planned_only(doc)
         if planned:  # a follow-up that is only planned says nothing of this encounter (nor is it Z09's)
             bags = [bag - planned for bag in bags]
+        for bag in bags:  # a joint's or the skin's site by its region: great toe -> ankle and foot (medcode.coding.regions)
+            read_regions(bag)
         note_words = set().union(*bags) if bags else set()
         return sentences, drugs, bags, note_words
 
@@ -230,7 +236,8 @@ class CodingEngine:
         text = doc.text  # Doc.text joins a Token object per token on each read (8 reads: 1.1 ms of a dev note)
         values = (value_codes(text, self._value_ranges()) + self._newborn_codes().newborn_codes(text)
                   + absence_codes(text) + follow_up_codes(text) + receptor_codes(text) + elevated_bp_codes(text)
-                  + therapy_encounter_codes(text) + transport_codes(text, self.refine, note_words))
+                  + therapy_encounter_codes(text) + transport_codes(text, self.refine, note_words)
+                  + screening_codes(text) + observation_codes(text) + lab_finding_codes(text))
         for system, found_codes in ((CM, values), (PCS, cardiac_device_codes(text))):
             for start_char, end_char, code in found_codes:
                 span = doc.char_span(start_char, end_char, alignment_mode="expand")
@@ -312,6 +319,11 @@ class CodingEngine:
             for extent in new:
                 if FAMILY in known.get(extent, ()) and any(_POISONING.match(h.code) for h in hits[extent]):
                     known[extent] = frozenset(known[extent]) - {FAMILY}
+                if {NEGATED, FAMILY}.intersection(known.get(extent, ())) and states_absence(h.code for h in hits[extent]):
+                    known[extent] = frozenset(known[extent]) - {NEGATED, FAMILY}  # medcode.coding.screening
+                if NEGATED in known.get(extent, ()) and all(h.code.startswith("Z79") for h in hits[extent]) \
+                        and taken_in_own_clause(doc, extent):
+                    known[extent] = frozenset(known[extent]) - {NEGATED}
         return known
 
     def _combinations(self, doc: Doc, hits: dict, keys: dict, statuses: dict, note_words: set[str]) -> None:
@@ -329,6 +341,11 @@ class CodingEngine:
             named = {h[0] for h in old if h[1] == CM and h[2] != "learned" and h[0] in self._positions}
             if len({c[:3] for c in named}) <= 2 and _NOT_CURRENT.isdisjoint(statuses.get(extent, ())):
                 found += [(code, 0, extent) for code in named]
+        # A condition the sentence's codes left out, stated by its word ("... CKD stage 3a and HTN"): with its status.
+        stated = [(code, extent) for code, extent in stated_codes(doc) if not any(c.startswith(code[:2]) for c, _, _ in found)]
+        if stated and "medcode_context" in self.nlp.pipe_names:
+            status_of = self.nlp.get_pipe("medcode_context").statuses(doc, [extent for _, extent in stated])
+            found += [(code, 0, extent) for code, extent in stated if _NOT_CURRENT.isdisjoint(status_of.get(extent, ()))]
         for extent, code in combination_codes(found, note_words):
             if code in self._positions:
                 # A rule's code that takes a 7th character gets the note's encounter (M80.08X -> M80.08XA / D).

@@ -14,7 +14,9 @@ from medcode.textnorm import norm_words
 #: "Influenza A" and "flu B" name an identified influenza virus (J10, not J11 "unidentified"): the type letter is
 #: a stopword ("a") or no title word ("b"), so it is read as the titles' "identified".
 _TYPED_VIRUSES = frozenset({"influenza", "flu"})
-_NEGATORS = frozenset({"without", "no", "not", "w/o", "non", "denies", "denied", "negative", "nor"})
+#: "r/o ACS" and "rule out PE" name what the visit excludes, no diagnosis: "Chest pain, r/o ACS, troponins negative"
+#: had I25.119 (coronary disease with angina) before R07.9 (2 of 505 fresh2/fresh3 notes).
+_NEGATORS = frozenset({"without", "no", "not", "w/o", "non", "denies", "denied", "negative", "nor", "r/o", "rule"})
 _SCOPE_ENDS = frozenset({"but", "with", "except", "although", "however", "and", "or"}) - {"or", "and"}
 #: Words a negation states rather than denies: "could not afford the refill" is the reason of an underdosing
 #: (Z91.120), which the engine must read; the negation ends at them.
@@ -23,6 +25,8 @@ _STATED_UNDER_NEGATION = frozenset({"afford"})
 #: so "l" of a volume ("5 l") stays a unit. Norm words drop one-letter tokens, so "OA R ankle" had coded the
 #: unspecified side (M19.079; 10 of 239 fresh chart-style notes wrote the side this way).
 _SIDE_LETTERS = {"R": ("right",), "L": ("left",), "Rt": ("right",), "Lt": ("left",), "RT": ("right",), "LT": ("left",)}
+#: A token joined by a slash is two words when a part is this long: "PT/aftercare" had no "aftercare" (Z47.1 missed).
+_SLASH_PART = 4
 #: What a token text is to a negation's scope (see :meth:`SentenceReader.words`).
 _PLAIN, _SCOPE_END, _CLAUSE_MARK, _NEGATOR, _STATED, _TYPE_LETTER = range(6)
 #: Separates a sentence's own tokens from the phrase expansions appended after them.
@@ -175,6 +179,10 @@ class SentenceReader:
         if "-" in token:
             parts = tuple(w for part in token.split("-") for w in _SIDE_LETTERS.get(part) or norm_words(part))
             words = tuple(dict.fromkeys(words + parts))
+        if "/" in token and any(len(part) >= _SLASH_PART for part in token.split("/")):
+            # "PT/aftercare", "diet/exercise": two words ("s/p", "w/o", "ER/PR" are abbreviations, kept whole)
+            # (parts first: "counseled on diet/exercise" reads "counseled diet" as a phrase)
+            words = tuple(dict.fromkeys(tuple(w for part in token.split("/") for w in norm_words(part)) + words))
         return words
 
     def expand(self, doc: Doc, sentences: list[list]) -> list[tuple[int, int, str]]:
