@@ -12,7 +12,6 @@ combination and history codes from the codes of the note's conditions (:mod:`med
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from spacy.util import ensure_path, minibatch
 
 from medcode.about import CM, FAMILY, HISTORICAL, HYPOTHETICAL, MENTIONS_KEY, NEGATED, PCS
 from medcode.coding import FAMILY_HISTORY, PERSONAL_HISTORY
+from medcode.coding.chapters import outside_record
 from medcode.coding.devices import cardiac_device_codes
 from medcode.coding.encounter import seventh_character
 from medcode.coding.engine import Matcher
@@ -55,7 +55,7 @@ from medcode.nlp.reading import (
     procedural_sentences,
     shared_words,
 )
-from medcode.textnorm import alias_key, content_words
+from medcode.textnorm import alias_key
 
 #: Codes the engine proposes per sentence.
 PER_SENTENCE = 8
@@ -68,24 +68,6 @@ _SUBSETS_KEPT = 2048
 COMBINATION_RANK = 2
 #: Statuses under which a condition is not the patient's current one, so it joins no combination.
 _NOT_CURRENT = frozenset({NEGATED, FAMILY, HISTORICAL, HYPOTHETICAL})
-#: Chapter 15 codes are for a pregnancy's record and chapter 16 codes for a newborn's (Guidelines I.C.15.a, I.C.16.a):
-#: a note with none of these words gets none from word matches ("T2DM, diet controlled" had O24.410 first, gestational
-#: diabetes diet controlled; "Klebsiella" brought P23.6, congenital pneumonia; 9 of 239 fresh notes).
-#: The words as written; :func:`_chapter_words` gives them canonical (on first use: canonical words need
-#: ``synonyms.json``, which importing the module must not read).
-PREGNANCY_WORDS = (
-    "pregnant pregnancy gestation gestational trimester prenatal antepartum postpartum puerperal delivery delivered "
-    "labor cesarean c-section gravida primigravida multigravida obstetric IUP miscarriage abortion ectopic placenta "
-    "fetal fetus amniotic preeclampsia eclampsia intrauterine postnatal lactation breastfeeding hyperemesis gravidarum "
-    "GDM SVD NSVD")
-NEWBORN_WORDS = "newborn neonate neonatal infant baby NICU nursery born preterm premature prematurity birth perinatal"
-
-
-@functools.cache
-def _chapter_words(text: str) -> frozenset[str]:
-    return frozenset(content_words(text))
-
-_GRAVIDA_PARA = re.compile(r"g\d+p\d+")
 #: A poisoning by a drug (T36-T50, 6th character 1-4: accidental, intentional, assault, undetermined).
 _POISONING = re.compile(r"T(?:3[6-9]|4\d|50)\.\w\w[1-4]")
 #: Where a doc keeps the engine's codes when the engine is asked to remember them.
@@ -263,10 +245,8 @@ class CodingEngine:
         code = index.codes[match.code]
         if code.startswith(VALUE_CATEGORIES):
             return  # coded from the stated value (medcode.coding.measurements), not from words
-        if code[0] == "O" and words.isdisjoint(_chapter_words(PREGNANCY_WORDS)) and not any(_GRAVIDA_PARA.fullmatch(w) for w in words):
-            return
-        if code[0] == "P" and words.isdisjoint(_chapter_words(NEWBORN_WORDS)) and not {"day", "old"} <= words:  # "2-day-old"
-            return
+        if outside_record(code, words):
+            return  # a pregnancy's or a newborn's code in a note that names neither (medcode.coding.chapters)
         vocab_words = {index.words[c] for c in match.columns}
         tokens = [i for i, ws in sent if not vocab_words.isdisjoint(ws)]
         if not tokens:
