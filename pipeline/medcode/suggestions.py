@@ -28,8 +28,11 @@ from medcode.notemodel import NoteModel
 from medcode.ranker import CalibratedRanker
 from medcode.textnorm import content_words
 
-#: Candidates per note, system and demotion a second stage scores with all trees (at least twice the depth).
-SECOND_STAGE_ROWS = 60
+#: Candidates per note, system and demotion a second stage scores with all trees: at least this many, and at
+#: least a third more than the depth. CodiEsp dev, train-only model, depth 30: 60 rows (twice the depth) -> 40
+#: rows, MAP CM 0.4804 -> 0.4804, PCS 0.4710 -> 0.4711; 30 rows (the depth) lost 0.001 CM. Tune-b vignettes
+#: (depth 10, 20 rows instead of 60): exact@5 CM 0.978 -> 0.984.
+SECOND_STAGE_ROWS = 20
 #: Score factor for a demoted candidate.
 DEMOTION_FACTOR = 0.2
 #: A learned alias counts as evidence when it predicted its code at least this often in training.
@@ -259,7 +262,7 @@ class Suggester:
         first = ranker.first_stage(x)
         sizes = [len(r) for r in per_note]
         offsets, note_of = np.cumsum([0] + sizes), np.repeat(np.arange(len(per_note)), sizes)
-        chosen = np.sort(_best_per_group(np.arange(len(x)), first, note_of, demoted, max(SECOND_STAGE_ROWS, 2 * depth)))
+        chosen = np.sort(_best_per_group(np.arange(len(x)), first, note_of, demoted, max(SECOND_STAGE_ROWS, depth + depth // 3)))
         scored = np.zeros(len(x), dtype=bool)
         scored[chosen] = True
         raw = np.zeros(len(x))
