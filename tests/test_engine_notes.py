@@ -191,3 +191,11 @@ def test_a_screening_or_a_drug_in_its_own_clause_stands_under_a_negation(nlp):
                        ("Postmenopausal osteoporosis, no fx hx, on alendronate.", "Z79.83")):
         doc = nlp(note)
         assert any(h.code == code and NEGATED not in m.status for m in doc_mentions(doc) for h in m.hits), note
+
+
+def test_a_relatives_cancer_gives_the_history_of_its_site_not_of_a_near_miss(nlp):
+    # "breast cancer" also ranks C44.501 (skin of breast) 4th in its sentence; its Z80.8 ("other organs") had
+    # come out beside Z80.3 at the same score.
+    codes = engine_codes(nlp, "Mother had breast cancer.")
+    assert "Z80.3" in codes
+    assert "Z80.8" not in codes

@@ -345,8 +345,10 @@ class CodingEngine:
             if NEGATED in status or not (FAMILY in status or HISTORICAL in status):
                 continue
             kind = "family" if FAMILY in status else "personal"
-            named = list(hits.get(extent, ())) + [CodeHit(*h) for h in lexicon.get(extent, ("", ()))[1]
-                                                  if h[2] != "learned"]
+            # A sentence's near misses name no history (COMBINATION_RANK): "Mother had breast cancer" ranks
+            # C44.501, skin of breast, 4th, and its Z80.8 came out beside Z80.3 at the same score.
+            named = [h for h in hits.get(extent, ()) if h.rank <= COMBINATION_RANK] + [
+                CodeHit(*h) for h in lexicon.get(extent, ("", ()))[1] if h[2] != "learned"]
             for code in sorted({history_code(kind, h.code) for h in named if h.system == CM} - {None}):
                 if not any(h.code == code for h in hits.get(extent, ())):
                     hits.setdefault(extent, []).append(CodeHit(code, CM, "engine", 1.0, 0))
