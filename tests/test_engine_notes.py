@@ -177,6 +177,7 @@ def test_what_the_session_6_rules_leave_alone(nlp):
     assert "I12.9" not in engine_codes(nlp, "Family history of HTN. T2DM w/ diabetic CKD stage 3a.")
     assert "R79.1" not in engine_codes(nlp, "INR 2.4 on warfarin, goal INR 2-3.")
     assert "E87.6" not in engine_codes(nlp, "K 3.4, Na 138, creatinine 1.0.")
+    assert "E87.6" not in engine_codes(nlp, "Given vitamin K 2.5 mg PO for INR 9.1.")  # a dose, not a potassium
     assert "T38.3X5A" not in engine_codes(nlp, "T2DM on insulin; accidentally injected a double dose. BG 45.")
     assert "Z17.0" in engine_codes(nlp, "L breast IDC, ER/PR+, HER2-.")
     assert screening_codes("Fever and cough, tested for COVID-19: positive.") == []

@@ -25,8 +25,8 @@ _GLUCOSE = re.compile(r"\b(?:BG|FSBG|CBG|POC\s+glucose|fingerstick(?:\s+glucose)
 LOW_GLUCOSE = 70
 
 
-#: "K 7.1", "K+ 2.8", "potassium of 6.4".
-_POTASSIUM = re.compile(r"(?<![\w-])(?:K\+?|(?i:potassium))\s*(?:of|was|is|level|:|=|\s)*\s*(\d(?:\.\d)?)(?!\d|[.,]\d)")
+#: "K 7.1", "K+ 2.8", "potassium of 6.4" (not "vitamin K 2.5 mg": a dose).
+_POTASSIUM = re.compile(r"(?<![\w-])(?<![Vv]itamin\s)(?:K\+?|(?i:potassium))\s*(?:of|was|is|level|:|=|\s)*\s*(\d(?:\.\d)?)(?!\d|[.,]\d)")
 #: Potassium values a coder reads as hyperkalemia or hypokalemia without the word (mmol/L): clear of the
 #: reference range's edges (3.5-5.0), so a borderline value in a list of labs is not coded.
 HIGH_POTASSIUM, LOW_POTASSIUM = 6.0, 3.0
