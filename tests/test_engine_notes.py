@@ -6,7 +6,7 @@ import test_engine
 from medcode.about import NEGATED
 from medcode.coding.measurements import gestation_codes
 from medcode.coding.rules import follow_up_codes
-from medcode.coding.screening import screening_codes
+from medcode.coding.screening import observation_codes, screening_codes
 from medcode.mentions import doc_mentions
 from test_engine import engine_codes
 
@@ -178,6 +178,7 @@ def test_what_the_session_6_rules_leave_alone(nlp):
     assert "R79.1" not in engine_codes(nlp, "INR 2.4 on warfarin, goal INR 2-3.")
     assert "E87.6" not in engine_codes(nlp, "K 3.4, Na 138, creatinine 1.0.")
     assert "E87.6" not in engine_codes(nlp, "Given vitamin K 2.5 mg PO for INR 9.1.")  # a dose, not a potassium
+    assert observation_codes("Suspected appendicitis. CT ruled out perforation. Wound explored: no foreign body.") == []
     assert "T38.3X5A" not in engine_codes(nlp, "T2DM on insulin; accidentally injected a double dose. BG 45.")
     assert "Z17.0" in engine_codes(nlp, "L breast IDC, ER/PR+, HER2-.")
     assert screening_codes("Fever and cough, tested for COVID-19: positive.") == []

@@ -89,7 +89,9 @@ def observation_codes(text: str) -> list[tuple[int, int, str]]:
     ruled_out = _RULED_OUT.search(text)
     if not ruled_out:
         return []
-    if _FOREIGN_BODY.search(text):
+    # The suspicion's own object, as for an ingestion: a foreign body anywhere in a long note ("no foreign body")
+    # under an unrelated "suspected appendicitis" is no observation for a foreign body.
+    if _FOREIGN_BODY.search(text, suspected.start(), suspected.end() + _WINDOW):
         return [(suspected.start(), ruled_out.end(), "Z03.89")]
     if _INGESTION.search(text, suspected.start(), suspected.end() + _WINDOW) and (_OBSERVED.search(text) or "ingestion" in ruled_out.group(0).lower()):
         return [(suspected.start(), ruled_out.end(), "Z03.6")]
