@@ -125,18 +125,11 @@ def _evidence(m: Mention) -> dict:
     return found
 
 
-def _pcs_query(code: str, cache: dict[str, dict | None]) -> dict | None:
-    """The question an ICD-10-PCS prefix leaves open (the axis it lacks), from the PCS tables.
-
-    Kept per code in ``cache`` (the composer caches only the prefixes that have a question, and finds the
-    axis anew each call): 0.1 of the ~17 ms a CodiEsp dev note took.
-    """
-    if code in cache:
-        return cache[code]
+def _pcs_query(code: str) -> dict | None:
+    """The question an ICD-10-PCS prefix leaves open (the axis it lacks), from the PCS tables."""
     from medcode.codesets.pcs import PcsComposer
 
-    found = cache[code] = PcsComposer.load().query(code)
-    return found
+    return PcsComposer.load().query(code)
 
 
 @contextmanager
@@ -204,7 +197,6 @@ class Suggester:
         #: Set when the model is used with a release other than its own
         #: (:class:`medcode.codesets.mapping.ReleaseHook`): rewrites each record's suggestions for it.
         self.release_hook = None
-        self._pcs_queries: dict[str, dict | None] = {}
 
     @property
     def queries(self) -> dict:
@@ -293,7 +285,7 @@ class Suggester:
             warning = f"not a code in {RELEASE[system]}: the training corpus uses it; validate before reporting"
         elif not billable:
             warning = "header or partial code: not billable as it stands"
-        query = self.queries.get(cand.code) if system == CM else _pcs_query(cand.code, self._pcs_queries) if not billable else None
+        query = self.queries.get(cand.code) if system == CM else _pcs_query(cand.code) if not billable else None
         if query is None and system == CM and self.seventh and not encounter_stated:
             options = self.seventh(cand.code[:-1]) if len(cand.code) == 8 else None
             if options and len(options) > 1:

@@ -63,7 +63,7 @@ class PcsComposer:
         self._label_words_cache: dict[int, frozenset[str]] = {}
         self._labels_by_word: dict[str, list[int]] | None = None
         self._prefix_titles: dict[str, str] = {}
-        self._queries: dict[str, dict | None] = {}
+        self._queries: dict[tuple[str, int], dict | None] = {}
         self._defaults: dict[tuple[str, int], str | None] = {}  # _Call.default's answers, by prefix and position
         self._codes_by_table: dict[str, list[str]] | None = None
         self._by_prefix = {t.prefix: t for t in self._tables}
@@ -323,12 +323,12 @@ class PcsComposer:
         """
         if not 3 <= len(prefix) < 7 or prefix[:3] not in self._by_prefix:
             return None
-        position = len(prefix) + 1
-        axis = self.axis_title(prefix, AXIS_NAMES.get(position, "qualifier")).lower()
-        found = self._queries.get(prefix)
-        if found is None:
-            found = self._queries[prefix] = self._query_for(prefix, axis, max_options)
-        return found
+        # Every answer is kept, "no question" too: the suggester asks for each partial code it shows.
+        key = (prefix, max_options)
+        if key not in self._queries:
+            axis = self.axis_title(prefix, AXIS_NAMES.get(len(prefix) + 1, "qualifier")).lower()
+            self._queries[key] = self._query_for(prefix, axis, max_options)
+        return self._queries[key]
 
     def _query_for(self, prefix: str, axis: str, max_options: int) -> dict | None:
         if self._codes_by_table is None:
