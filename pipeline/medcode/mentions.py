@@ -81,19 +81,27 @@ def doc_mentions(doc: Doc, text: str | None = None) -> list[Mention]:
 
 def _by_system(hits) -> list[tuple[str, tuple[CodeHit, ...]]]:
     """A stretch's hits split by code system, in :data:`SYSTEMS` order (systems without hits left out)."""
+    # Loops, not generators: 124 stretches a CodiEsp dev note, a third of them naming codes of both systems, were
+    # 0.22 of doc_mentions' 0.48 ms a note, now 0.16. (Keeping each tuple's split, by id, saved 0.05 more: 39% of
+    # the tuples recur in later notes, at a few MB. Not kept.)
     if not hits:
         return []
     first = hits[0][1]
+    whole = type(hits) is tuple
+    mixed = False
+    for h in hits:
+        if type(h) is not CodeHit:
+            whole = False
+        elif h[1] != first:
+            mixed = True
     # Most stretches name codes of one system, as CodeHits: their tuple is kept whole.
-    if type(hits) is tuple and first in SYSTEMS and all(type(h) is CodeHit and h[1] == first for h in hits):
+    if whole and not mixed and first in SYSTEMS:
         return [(first, hits)]
-    out = []
-    for system in SYSTEMS:
-        # Hits come back as plain lists from a serialised doc.
-        mine = tuple(h if isinstance(h, CodeHit) else CodeHit(*h) for h in hits if h[1] == system)
-        if mine:
-            out.append((system, mine))
-    return out
+    # Hits come back as plain lists from a serialised doc.
+    by: dict[str, list[CodeHit]] = {}
+    for h in hits:
+        by.setdefault(h[1], []).append(h if isinstance(h, CodeHit) else CodeHit(*h))
+    return [(system, tuple(by[system])) for system in SYSTEMS if system in by]
 
 
 def mark_dominated(mentions: list[Mention]) -> None:
