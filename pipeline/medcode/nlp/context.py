@@ -13,12 +13,16 @@ import json
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+from spacy.attrs import ORTH, SENT_START
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
+from spacy.strings import hash_string
 from spacy.tokens import Doc, Span
 from spacy.util import ensure_path
 
 from medcode.about import MENTIONS_KEY, STATUSES
+from medcode.nlp.matcher import GROUP_KEY, HITS_KEY
 
 RULES_FILE = "context_rules.json"
 CATEGORIES = STATUSES
@@ -27,6 +31,7 @@ ATTRS = {c: f"is_{c.lower()}" for c in CATEGORIES}
 
 #: Where a doc keeps ``{(start token, end token): (category, ...)}`` for its mentions.
 STATUS_KEY = "medcode_status"
+_COLON = hash_string(":")
 
 
 def span_status(span: Span) -> tuple[str, ...]:
@@ -99,11 +104,14 @@ class ContextAnnotator:
         add("TERMINATE", "TERMINATE", "", rules["terminators"])
         self._sections = {h.lower(): c for h, c in rules["sections"].items()}
 
-    def _section_status(self, sent: Span) -> tuple[bool, str | None, bool]:
-        """Whether the sentence opens with a known header, the status it sets, and whether the
+    def _section_status(self, doc: Doc, start: int, end: int, orths: list[int]) -> tuple[bool, str | None, bool]:
+        """Whether the sentence ``doc[start:end]`` opens with a known header, the status it sets, and whether the
         header stands alone (then it rules until the next header; an inline one only its sentence)."""
+        # The colon is looked for in the doc's ORTH array: a Token object for each of a sentence's first tokens
+        # was most of this method's time (35 sentences a CodiEsp dev note; few have a colon up front).
         for n in (4, 3, 2, 1):
-            if len(sent) > n and sent[n].text == ":":
+            if end - start > n and orths[start + n] == _COLON:
+                sent = doc[start:end]
                 header = sent[:n].text.lower()
                 if header in self._sections:
                     alone = all(t.is_space or t.is_punct for t in sent[n + 1:])
@@ -111,7 +119,14 @@ class ContextAnnotator:
         return False, None, False
 
     def __call__(self, doc: Doc) -> Doc:
-        doc.user_data[STATUS_KEY] = self.statuses(doc, {(s.start, s.end) for s in doc.spans.get(self.spans_key, [])})
+        group = doc.spans.get(self.spans_key)
+        extents = doc.user_data.get(HITS_KEY)
+        # The alias matcher's group has a span for each extent of its hits, and nothing else: read them there, not
+        # from a Span object per mention (~100 a CodiEsp dev note: 0.1 ms), unless the group is another by now.
+        if group is None or not (self.spans_key == MENTIONS_KEY and extents is not None and len(extents) == len(group)
+                                 and doc.user_data.get(GROUP_KEY) == id(group)):
+            extents = {(s.start, s.end) for s in group or ()}
+        doc.user_data[STATUS_KEY] = self.statuses(doc, extents)
         return doc
 
     def statuses(self, doc: Doc, extents) -> dict[tuple[int, int], tuple[str, ...]]:
@@ -125,39 +140,40 @@ class ContextAnnotator:
         mentions = sorted(extents)
         if not mentions:
             return found
-        sents, headers, matched = self._read(doc)
+        bounds, orths, headers, matched = self._read(doc)
         section, m = None, 0
-        for k, sent in enumerate(sents):
+        for k, (start, end) in enumerate(bounds):
             header = headers.get(k)
             if header is None:
-                header = headers[k] = self._section_status(sent)
+                header = headers[k] = self._section_status(doc, start, end, orths)
             is_header, status, alone = header
             if is_header:
                 section = status if alone else None
             first = m
-            while m < len(mentions) and mentions[m][0] < sent.end:
+            while m < len(mentions) and mentions[m][0] < end:
                 m += 1
             if m > first:
                 triggers = matched.get(k)
                 if triggers is None:
-                    triggers = matched[k] = self._triggers(sent)
-                found.update(self._annotate(sent, triggers, mentions[first:m],
+                    triggers = matched[k] = self._triggers(doc[start:end])
+                found.update(self._annotate(start, triggers, mentions[first:m],
                                             status if is_header and not alone else section))
             if m == len(mentions):
                 break
         return found
 
-    def _read(self, doc: Doc) -> tuple[list[Span], dict, dict]:
-        """The doc's sentences, and the headers and triggers found in them so far (kept for the last docs read:
-        the engine asks for its extents' statuses twice after this component ran on the same doc, and the
-        sentences, headers and trigger matches were computed anew each time, 0.5 of a CodiEsp dev note's ms;
-        the engine codes a batch of docs after this component read them all, see :data:`DOCS_KEPT`)."""
+    def _read(self, doc: Doc) -> tuple[list[tuple[int, int]], list[int], dict, dict]:
+        """The doc's sentences (token bounds), its ORTH array, and the headers and triggers found in its sentences
+        so far (kept for the last docs read: the engine asks for its extents' statuses twice after this component
+        ran on the same doc, and the sentences, headers and trigger matches were computed anew each time, 0.5 of a
+        CodiEsp dev note's ms; the engine codes a batch of docs after this component read them all, see
+        :data:`DOCS_KEPT`)."""
         memo = self._memo.get(id(doc))
         if memo is None or memo[0] is not doc or memo[1] != len(doc):
             if len(self._memo) >= DOCS_KEPT:
                 del self._memo[next(iter(self._memo))]  # the oldest
-            memo = self._memo[id(doc)] = (doc, len(doc), list(doc.sents), {}, {})
-        return memo[2], memo[3], memo[4]
+            memo = self._memo[id(doc)] = (doc, len(doc), *_sentences(doc), {}, {})
+        return memo[2], memo[3], memo[4], memo[5]
 
     def _triggers(self, sent: Span) -> tuple[list, list[int]]:
         """A sentence's triggers (``((category, direction), start, end)``, sentence offsets) and terminators."""
@@ -176,12 +192,12 @@ class ContextAnnotator:
                                for o in triggers)]
         return triggers, stops
 
-    def _annotate(self, sent: Span, found: tuple[list, list[int]], spans: list[tuple[int, int]],
+    def _annotate(self, offset: int, found: tuple[list, list[int]], spans: list[tuple[int, int]],
                   section: str | None) -> dict:
         triggers, stops = found
         out = {}
         for start, end in spans:
-            s0, e0 = start - sent.start, end - sent.start
+            s0, e0 = start - offset, end - offset
             flags = {section} if section else set()
             for (category, direction), ts, te in triggers:
                 if ts < e0 and s0 < te:  # the mention overlaps the trigger itself
@@ -202,6 +218,20 @@ class ContextAnnotator:
     def from_disk(self, path, *, exclude=()) -> ContextAnnotator:
         self.set_rules(json.loads((Path(path) / RULES_FILE).read_text("utf-8")))
         return self
+
+
+def _sentences(doc: Doc) -> tuple[list[tuple[int, int]], list[int]]:
+    """A doc's sentences as token bounds, from its SENT_START array (a Span object per sentence was 35 of them a
+    CodiEsp dev note, for the ~16 that hold a mention), and its ORTH array."""
+    if not len(doc):
+        return [], []
+    rows = doc.to_array([ORTH, SENT_START])
+    starts = np.flatnonzero(rows[:, 1] == 1).tolist()
+    if not starts:  # no sentence starts set here: doc.sents knows the other sources, or raises
+        return [(s.start, s.end) for s in doc.sents], rows[:, 0].tolist()
+    if starts[0] != 0:
+        starts.insert(0, 0)
+    return list(zip(starts, starts[1:] + [len(doc)])), rows[:, 0].tolist()
 
 
 def status(span: Span) -> list[str]:
