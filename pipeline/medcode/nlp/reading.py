@@ -3,7 +3,7 @@ words left out), the title words of its clinical phrases, and the follow-up word
 
 from __future__ import annotations
 
-from spacy.attrs import IS_PUNCT, IS_SPACE, LOWER, ORTH, SENT_START
+from spacy.attrs import LOWER, ORTH, SENT_START
 from spacy.tokens import Doc
 
 from medcode.coding.index import CodeIndex
@@ -27,8 +27,8 @@ _STATED_UNDER_NEGATION = frozenset({"afford"})
 _SIDE_LETTERS = {"R": ("right",), "L": ("left",), "Rt": ("right",), "Lt": ("left",), "RT": ("right",), "LT": ("left",)}
 #: A token joined by a slash is two words when a part is this long: "PT/aftercare" had no "aftercare" (Z47.1 missed).
 _SLASH_PART = 4
-#: What a token text is to a negation's scope (see :meth:`SentenceReader.words`).
-_PLAIN, _SCOPE_END, _CLAUSE_MARK, _NEGATOR, _STATED, _TYPE_LETTER = range(6)
+#: What a token text is to a negation's scope (see :meth:`SentenceReader.words`); a gap is punctuation or space.
+_PLAIN, _SCOPE_END, _CLAUSE_MARK, _NEGATOR, _STATED, _TYPE_LETTER, _GAP = range(7)
 #: Separates a sentence's own tokens from the phrase expansions appended after them.
 _MARK = (-1, ())
 
@@ -128,42 +128,52 @@ class SentenceReader:
         """
         vocab, norms = doc.vocab, self._norms
         sentences: list[list[tuple[int, tuple[str, ...]]]] = []
-        rows = doc.to_array([ORTH, IS_PUNCT, IS_SPACE, SENT_START]).tolist() if len(doc) else []
+        rows = doc.to_array([ORTH, SENT_START]).tolist() if len(doc) else []
         negated = False
-        for i, (orth, is_punct, is_space, sent_start) in enumerate(rows):
+        sent: list[tuple[int, tuple[str, ...]]] = []
+        for i, (orth, sent_start) in enumerate(rows):
             if sent_start == 1 or not sentences:
-                sentences.append([])
+                sent = []
+                sentences.append(sent)
                 negated = False
             # What a token text is to the negation scope and its words, read once per text: its lower-case form
-            # and set tests for every token made this loop 0.27 ms of a CodiEsp dev note, now 0.20 (CPU time).
+            # and set tests for every token made this loop 0.27 ms of a CodiEsp dev note, then 0.20 (CPU time).
+            # Punctuation and space are the text's too (lexeme flags), so one array and one test a plain token.
             entry = norms.get(orth)
             if entry is None:
-                entry = self._entry(vocab.strings[orth])
+                entry = self._entry(vocab[orth])
                 if len(norms) < 500_000:
                     norms[orth] = entry
             kind, words = entry
-            if is_punct or is_space or kind == _SCOPE_END:
-                negated = negated and not (is_punct and kind == _CLAUSE_MARK) and kind != _SCOPE_END
+            if kind == _PLAIN:
+                if words and not negated:
+                    sent.append((i, words))
+            elif kind == _GAP:
                 continue
-            if kind == _NEGATOR:
-                negated = True
-                continue
-            if kind == _STATED:
+            elif kind == _SCOPE_END:
                 negated = False
-            if negated:
-                continue
-            if kind == _TYPE_LETTER and i and vocab.strings[rows[i - 1][0]].lower() in _TYPED_VIRUSES:
-                sentences[-1].append((i, ("identified",)))
-                continue
-            if words:
-                sentences[-1].append((i, words))
+            elif kind == _NEGATOR:
+                negated = True
+            elif not negated or kind == _STATED:
+                negated = False
+                if kind == _TYPE_LETTER and i and vocab.strings[rows[i - 1][0]].lower() in _TYPED_VIRUSES:
+                    sent.append((i, ("identified",)))
+                elif words:
+                    sent.append((i, words))
         return sentences
 
-    def _entry(self, token: str) -> tuple[int, tuple[str, ...]]:
+    def _entry(self, lexeme) -> tuple[int, tuple[str, ...]]:
         """A token text's kind (for the negation scope) and canonical words."""
+        token = lexeme.orth_
         text = token.lower()
         kind = (_SCOPE_END if text in _SCOPE_ENDS else _CLAUSE_MARK if text in ",;:" else _NEGATOR if text in _NEGATORS
                 else _STATED if text in _STATED_UNDER_NEGATION else _TYPE_LETTER if text in ("a", "b") else _PLAIN)
+        if lexeme.is_punct or lexeme.is_space:
+            # A clause mark ends a negation's scope (and so does a scope word, whatever it is); other punctuation
+            # and space are skipped.
+            kind = _SCOPE_END if kind == _SCOPE_END or (lexeme.is_punct and kind == _CLAUSE_MARK) else _GAP
+        elif kind == _CLAUSE_MARK:
+            kind = _PLAIN
         return kind, self._norm(token)
 
     def _norm(self, token: str) -> tuple[str, ...]:
