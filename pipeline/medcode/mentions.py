@@ -70,7 +70,8 @@ def doc_mentions(doc: Doc, text: str | None = None) -> list[Mention]:
     for (start, end), (key, hits) in hits_at.items():
         start_char = offsets[start][0]
         end_char = offsets[end - 1][0] + offsets[end - 1][1]
-        flags = frozenset(status_at[(start, end)]) if (start, end) in status_at else no_status
+        status = status_at.get((start, end))
+        flags = frozenset(status) if status else no_status
         sentence = bisect.bisect_right(sent_starts, start) - 1
         mention_text = text[start_char:end_char]
         for system, mine in _by_system(hits):
