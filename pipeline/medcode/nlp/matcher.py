@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 from spacy.attrs import ORTH, SENT_START
 from spacy.language import Language
+from spacy.strings import hash_string
 from spacy.tokens import Doc, Span
 from spacy.util import ensure_path
 
@@ -29,6 +30,7 @@ LEXICON_FILE = "lexicon.json.gz"
 LABELS = {CM: "DIAGNOSIS", PCS: "PROCEDURE"}
 #: Label of a span whose alias names both diagnosis and procedure codes.
 MIXED_LABEL = "DIAGNOSIS_OR_PROCEDURE"
+_ALL_LABELS = (*LABELS.values(), MIXED_LABEL)
 #: Where a code hit comes from, most trusted first: a code-set title or other alias of the lexicon, the
 #: coding engine (:mod:`medcode.nlp.engine`), or an alias learned from training notes. The ranker uses it.
 SOURCES = ("title", "alias", "engine", "learned")
@@ -91,8 +93,8 @@ class MentionMatcher:
         self._packed: dict[str, str] = {}
         self._known: set[str] = set()
         self._parsed: dict[str, tuple[CodeHit, ...]] = {}
-        #: The span label of each key parsed so far (as many as ``_parsed``).
-        self._labels: dict[str, str] = {}
+        #: The span label (its hash) of each key parsed so far (as many as ``_parsed``).
+        self._labels: dict[str, int] = {}
         #: What each token text is to the windows (:func:`content_windows`), for this lexicon's words.
         self._kinds: dict[int, tuple[str, ...] | bool | None] = {}
         #: Each key word's companions in some key (:func:`companions`), made on the first note.
@@ -139,15 +141,20 @@ class MentionMatcher:
 
     def __call__(self, doc: Doc) -> Doc:
         spans, found = [], {}
-        lookup, labels = self.lookup, self._labels
+        lookup, parsed, labels = self.lookup, self._parsed, self._labels
         if self._companions is None:
             self._companions = companions(self._packed)
+        # Labels as hashes (a Span given a label string adds it to the strings: 0.02 ms of a CodiEsp dev note's
+        # ~100 spans); the doc's strings get them once.
+        strings = doc.vocab.strings
+        for label in _ALL_LABELS:
+            strings.add(label)
         for start, end, key in content_windows(doc, self.max_words, self._known, self._packed, self._kinds,
                                                self._companions):
-            hits = lookup(key)
+            hits = parsed.get(key) or lookup(key)
             label = labels.get(key)
             if label is None:
-                label = labels[key] = span_label(hits)
+                label = labels[key] = hash_string(span_label(hits))
             found[(start, end)] = (key, hits)
             spans.append(Span(doc, start, end, label=label))
         # Codes live in one dict per doc, read by the span extension's getter: cheaper than an
