@@ -7,6 +7,7 @@ training notes, and how often each code (and its category) was used in training.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 import numpy as np
@@ -181,6 +182,8 @@ class NoteModel:
 
 #: threadpoolctl's handle on the loaded BLAS libraries: made once (it scans the process's libraries, ~8 ms).
 _blas: list = []
+#: The BLAS thread count is the process's: two threads' products must not restore it under each other.
+_blas_lock = threading.Lock()
 
 
 def row_products(rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -194,14 +197,15 @@ def row_products(rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     training note shares a character 4-gram with a note), so scipy's sparse-dense product, used before,
     did the same work without SIMD: 0.98 -> 0.23 ms a CodiEsp dev note (default model).
     """
-    if not _blas:
-        from threadpoolctl import ThreadpoolController
-
-        _blas.append(ThreadpoolController())
     out = np.empty((len(rows), matrix.shape[1]), dtype=np.result_type(rows, matrix))
-    with _blas[0].limit(limits=1, user_api="blas"):
-        for i, row in enumerate(rows):
-            np.dot(row, matrix, out=out[i])
+    with _blas_lock:
+        if not _blas:
+            from threadpoolctl import ThreadpoolController
+
+            _blas.append(ThreadpoolController())
+        with _blas[0].limit(limits=1, user_api="blas"):
+            for i, row in enumerate(rows):
+                np.dot(row, matrix, out=out[i])
     return out
 
 
