@@ -190,9 +190,12 @@ def test_scores_do_not_depend_on_the_batch_or_the_thread_count():
     ridge_all, knn_all = model.signals(texts)
     with threadpool_limits(1):
         ridge_part, knn_part = model.signals(texts[5:12])
+    ridge_one, knn_one = model.signals(texts[9:10])  # one note: a matrix-matrix product would take another kernel
     for system in ridge_all:
         assert np.array_equal(ridge_all[system][5:12], ridge_part[system])
         assert knn_all[system][5:12] == knn_part[system]
+        assert np.array_equal(ridge_all[system][9:10], ridge_one[system])
+        assert knn_all[system][9:10] == knn_one[system]
 
 
 def test_the_code_table_holds_every_code_of_the_release(kb):
