@@ -73,7 +73,7 @@ def _full_codes_first(suggestions: list[dict]) -> None:
     full_codes: dict[tuple[str, str], list[dict]] = {}
     for s in suggestions:
         if s["billable"]:
-            for n in range(1, len(s["code"]) + 1):
+            for n in range(len(s["code"]) + 1):  # every prefix startswith() accepts
                 if (s["system"], s["code"][:n]) in headers:
                     full_codes.setdefault((s["system"], s["code"][:n]), []).append(s)
     for header in suggestions:
