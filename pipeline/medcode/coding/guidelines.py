@@ -65,11 +65,22 @@ def _full_codes_first(suggestions: list[dict]) -> None:
     # Only a full code the note supports about as well: a header ranked far above its full code says the
     # note lacks the detail (an ICD-10-PCS approach, a side), and the header carries the question for it.
     # (On CodiEsp dev, swapping regardless cost 0.063 PCS MAP; with this rule, under 0.001.)
+    # Each header's full codes from a map of the headers' codes (in list order), not a scan of the list per
+    # header: ~18 headers of ~60 suggestions, 0.2 ms of a CodiEsp dev note.
+    headers = {(s["system"], s["code"]) for s in suggestions if not s["billable"]}
+    if not headers:
+        return
+    full_codes: dict[tuple[str, str], list[dict]] = {}
+    for s in suggestions:
+        if s["billable"]:
+            for n in range(len(s["code"]) + 1):  # every prefix startswith() accepts
+                if (s["system"], s["code"][:n]) in headers:
+                    full_codes.setdefault((s["system"], s["code"][:n]), []).append(s)
     for header in suggestions:
         if header["billable"]:
             continue
-        below = [s for s in suggestions if s is not header and s["system"] == header["system"] and s["billable"]
-                 and s["code"].startswith(header["code"]) and FULL_CODE_SHARE * header["score"] <= s["score"] < header["score"]]
+        below = [s for s in full_codes.get((header["system"], header["code"]), ()) if s is not header
+                 and FULL_CODE_SHARE * header["score"] <= s["score"] < header["score"]]
         if below:
             best = max(below, key=lambda s: s["score"])
             header["score"], best["score"] = best["score"], header["score"]

@@ -85,8 +85,9 @@ def combination_codes(found: Iterable[tuple[str, int, object]], words: set[str])
     """
     # Only the codes some rule names can be a rule's (in their order: ties keep their first): scanning every code
     # of the note for each of the rules' lists was 0.2 ms of a CodiEsp dev note.
-    found = [f for f in found if f[0].startswith(_rule_prefixes())]
-    if not any(code.startswith(_leading_prefixes()) for code, _, _ in found):
+    prefixes, leading = _rule_prefixes(), _leading_prefixes()  # once, not per code
+    found = [f for f in found if f[0].startswith(prefixes)]
+    if not any(code.startswith(leading) for code, _, _ in found):
         return []  # no code any rule starts from: most notes
     out: list[tuple[object, str]] = []
     done: set[str] = set()

@@ -30,6 +30,8 @@ def stated_codes(doc: Doc) -> list[tuple[str, tuple[int, int]]]:
     if not wanted or not len(doc):
         return []
     lowers = doc.to_array(LOWER).tolist()
+    if wanted.keys().isdisjoint(lowers):
+        return []  # most notes: one set test, not a dict look-up per token (0.1 ms of a CodiEsp dev note)
     out = []
     for i, lower in enumerate(lowers):
         code = wanted.get(lower)

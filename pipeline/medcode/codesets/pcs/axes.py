@@ -40,7 +40,9 @@ from medcode.codesets.pcs.records import (
     _Label,
     _Op,
     _Query,
+    _settle_rows,
     _Table,
+    _top,
 )
 
 if TYPE_CHECKING:
@@ -142,7 +144,7 @@ class _Call:
         score, hit, total = found
         op = _Op(OP_WEIGHT * max(score, 0.0) / total, hit if score > 0 else frozenset())
         hint = self.fired.tables.get(table.prefix)
-        if hint is None and table.prefix[0] == "0":
+        if hint is None and self.fired.ops and table.prefix[0] == "0":
             hint = self.fired.ops.get(self.c._labels[table.op].text.lower())
         if hint is not None:
             op.hint = hint
@@ -268,11 +270,21 @@ class _Call:
 
     def fallback(self, table: _Table, part: str, axis, prefix: str, pos: int, ambiguous=False) -> list[_Choice]:
         """No word names a value: the only one, the "No ..." one, a coding convention, or an open axis."""
-        labels = self.c._labels
         indexed = {t[pos - 1] for t in self.fired.targets if len(t) >= pos and t.startswith(prefix)}
         if len(indexed) == 1 and indexed <= {code for code, _ in axis}:
             # The index entry the note fires spells this axis ("Cardioversion 5A2204Z"): no convention needed.
             return [_Choice(indexed.pop(), 0.0, how="fixed")]
+        # The rest reads only the tables, so it is kept by axis, prefix and position (prefix[:3] is the table,
+        # prefix[3] the body part): a fallback per axis and passage was a tenth of propose (cProfile, CodiEsp dev).
+        key = (id(axis), prefix, pos, ambiguous)
+        found = self.c._fallbacks.get(key)
+        if found is None:
+            found = self.c._fallbacks[key] = tuple(self._convention(table, part, axis, prefix, pos, ambiguous))
+        return list(found)
+
+    def _convention(self, table: _Table, part: str, axis, prefix: str, pos: int, ambiguous: bool) -> list[_Choice]:
+        """:meth:`fallback` when no index entry spells the axis."""
+        labels = self.c._labels
         nothing = [code for code, index in axis if labels[index].none]
         if ambiguous and nothing:
             others = [code for code, _ in axis if code != nothing[0]]
@@ -336,8 +348,10 @@ class _Call:
         A proposal under MIN_SCORE is never kept (propose keeps a code's best, then drops those under it), so
         none is made: 0.27 of propose's 1.64 s (cProfile, CodiEsp dev) went here, most of it under MIN_SCORE.
         """
-        code = prefix + "".join(c.code for c in choices)
-        if code not in self.c._titles:
+        titles = self.c._titles  # a property: read once
+        code = prefix + choices[0].code + choices[1].code + choices[2].code + choices[3].code
+        title = titles.get(code)
+        if title is None:
             return []
         choices = _settle_rows(choices)
         score = op.score + sum(c.score for c in choices)
@@ -348,7 +362,7 @@ class _Call:
         open_axes = [i for i, c in enumerate(choices) if c.how in ("missing", "side-missing")]
         if not open_axes:
             score = round(score, 3)
-            return [PcsProposal(code, True, (), score, self._evidence(choices, op, hint), self.c._titles[code])] \
+            return [PcsProposal(code, True, (), score, self._evidence(choices, op, hint), title)] \
                 if score >= MIN_SCORE else []
         missing = tuple(LATERALITY if choices[i].how == "side-missing" else AXIS_NAMES[4 + i] for i in open_axes)
         cut = 3 + open_axes[0]
@@ -359,7 +373,7 @@ class _Call:
         evidence = self._evidence(choices, op, hint)
         return [*([PcsProposal(code[:cut], False, missing, asked, evidence, self.c._prefix_title(code[:cut]))]
                   if asked >= MIN_SCORE else []),
-                *([PcsProposal(code, True, (), guessed, evidence, self.c._titles[code])] if guessed >= MIN_SCORE else [])]
+                *([PcsProposal(code, True, (), guessed, evidence, title)] if guessed >= MIN_SCORE else [])]
 
     def _evidence(self, choices: tuple[_Choice, ...], op: _Op, hint: frozenset[str] | None) -> frozenset[str]:
         """The input words behind the operation, the choices and the index entry that fired."""
@@ -380,21 +394,3 @@ def _side_of(hit: frozenset[str], query: _Query) -> str | None:
             return min(found)[1]
     distinct = {w for _, w in sides}
     return distinct.pop() if len(distinct) == 1 else None
-
-
-def _settle_rows(choices: tuple[_Choice, ...]) -> tuple[_Choice, ...]:
-    """A row's only value is implied when a later axis's words chose the row, else the axis is open."""
-    out = list(choices)
-    for i, choice in enumerate(out):
-        if choice.how == "row":
-            chosen = any(c.how == "words" and c.score > 0 for c in out[i + 1:])
-            out[i] = _Choice(choice.code, 0.0, choice.tokens, "fixed") if chosen else \
-                _Choice(choice.code, choice.score, choice.tokens, "missing")
-    return tuple(out)
-
-
-def _top(choices: list[_Choice]) -> list[_Choice]:
-    """The best :data:`TOP_VALUES` values of an axis, ties broken by code so runs are repeatable."""
-    choices.sort(key=lambda c: (-c.score, c.code))
-    return choices[:TOP_VALUES]
-

@@ -65,6 +65,7 @@ class PcsComposer:
         self._prefix_titles: dict[str, str] = {}
         self._queries: dict[tuple[str, int], dict | None] = {}
         self._defaults: dict[tuple[str, int], str | None] = {}  # _Call.default's answers, by prefix and position
+        self._fallbacks: dict[tuple, tuple] = {}  # _Call.fallback's conventions, by axis, prefix and position
         self._codes_by_table: dict[str, list[str]] | None = None
         self._by_prefix = {t.prefix: t for t in self._tables}
         self._idf = self._weights()

@@ -183,3 +183,22 @@ class _Choice:
     score: float
     tokens: frozenset[str] = frozenset()
     how: str = "words"          # words | fixed | default | missing | side-missing
+
+
+def _settle_rows(choices: tuple[_Choice, ...]) -> tuple[_Choice, ...]:
+    """A row's only value is implied when a later axis's words chose the row, else the axis is open."""
+    if not any(c.how == "row" for c in choices):
+        return choices  # most proposals
+    out = list(choices)
+    for i, choice in enumerate(out):
+        if choice.how == "row":
+            chosen = any(c.how == "words" and c.score > 0 for c in out[i + 1:])
+            out[i] = _Choice(choice.code, 0.0, choice.tokens, "fixed") if chosen else \
+                _Choice(choice.code, choice.score, choice.tokens, "missing")
+    return tuple(out)
+
+
+def _top(choices: list[_Choice]) -> list[_Choice]:
+    """The best :data:`TOP_VALUES` values of an axis, ties broken by code so runs are repeatable."""
+    choices.sort(key=lambda c: (-c.score, c.code))
+    return choices[:TOP_VALUES]
