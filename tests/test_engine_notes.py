@@ -146,6 +146,9 @@ CODED = [
     ("9 wks IUP, hyperemesis w/ ketonuria and dehydration, IVF.", "Z3A.09"),
     ("SVD 39w, 2nd-degree perineal lac repaired.", "Z3A.39"),
     ("SVD 39w, 2nd-degree perineal lac repaired.", "O70.1"),
+    ("Exudative AMD of the left eye with active CNV.", "H35.3221"),  # session 7: 7th characters per subcategory
+    ("Malunion of a Colles fracture of the right radius.", "S52.531P"),  # a malunion is a subsequent encounter
+    ("T2DM, on insulin lispro plus metformin.", "Z79.84"),  # a drug listed after a taken one
 ]
 
 
@@ -164,6 +167,7 @@ FIRST = [
     ("T2DM on glipizide, found confused, BG 38, no LOC/coma, improved with D50.", "E11.649"),
     ("Current smoker 1 ppd.", "F17.210"),  # "uncomplicated" is the Index's default
     ("Nonischemic DCM, EF 25%.", "I42.0"),
+    ("Alzheimer's disease, late onset, with moderate dementia and agitation.", "F02.B11"),  # F03.B11's severity
 ]
 
 
@@ -201,3 +205,12 @@ def test_a_relatives_cancer_gives_the_history_of_its_site_not_of_a_near_miss(nlp
     codes = engine_codes(nlp, "Mother had breast cancer.")
     assert "Z80.3" in codes
     assert "Z80.8" not in codes
+
+
+def test_a_receptor_status_is_not_negated_by_the_next_ones_negative(nlp):
+    # "ER positive, PR positive, HER2 negative": the "negative" of HER2 had negated the two statuses before it, and
+    # a receptor's "negative" the cancer after it
+    codes = engine_codes(nlp, "Breast carcinoma, ER positive, PR positive, HER2 negative.")
+    assert NEGATED not in codes["Z17.0"][0] and NEGATED not in codes["Z17.21"][0]
+    codes = engine_codes(nlp, "ER negative, PR negative, HER2 positive carcinoma of the right breast.")
+    assert NEGATED not in codes["C50.911"][0]

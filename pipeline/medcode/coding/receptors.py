@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+#: The category of the receptor status codes.
+RECEPTOR_CATEGORY = "Z17"
 #: Receptor name -> (positive code, negative code).
 _RECEPTORS = (
     (r"ER|estrogen\s+receptors?", ("Z17.0", "Z17.1")),

@@ -29,6 +29,11 @@ _SIDE_LETTERS = {"R": ("right",), "L": ("left",), "Rt": ("right",), "Lt": ("left
 _SLASH_PART = 4
 #: What a token text is to a negation's scope (see :meth:`SentenceReader.words`).
 _PLAIN, _SCOPE_END, _CLAUSE_MARK, _NEGATOR, _STATED, _TYPE_LETTER = range(6)
+#: Words before a drug that say the patient takes it ("on apixaban").
+_TAKING = frozenset({"on", "taking", "takes", "using"})
+#: Words that join a drug to the one before it in a list: "on insulin glargine plus metformin" takes both (Z79.4 and
+#: Z79.84, I.C.4.a.3); the metformin after "plus" had no Z79.84 (2 of 505 fresh2/fresh3 notes).
+_LISTED = frozenset({"plus", "and", ",", "+", "&", "with", "/"})
 #: Separates a sentence's own tokens from the phrase expansions appended after them.
 _MARK = (-1, ())
 
@@ -198,9 +203,11 @@ class SentenceReader:
                 sent.append((flat[a][0], added))
                 sent.append((flat[b - 1][0], added))
             cue = ONGOING.intersection(seq)
+            taken = False
             for a, b, code in terms.drug_codes(seq):
                 first = flat[a][0]
                 before = doc[first - 1].lower_ if first > 0 else ""
-                if cue or before in ("on", "taking", "takes", "using"):
+                taken = bool(cue) or before in _TAKING or (taken and before in _LISTED)
+                if taken:
                     drugs.append((first, flat[b - 1][0] + 1, code))
         return drugs
