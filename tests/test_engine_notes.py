@@ -3,7 +3,7 @@
 import pytest
 
 import test_engine
-from medcode.about import NEGATED
+from medcode.about import HISTORICAL, NEGATED
 from medcode.coding.measurements import gestation_codes
 from medcode.coding.rules import follow_up_codes
 from medcode.coding.screening import observation_codes, screening_codes
@@ -149,6 +149,7 @@ CODED = [
     ("Exudative AMD of the left eye with active CNV.", "H35.3221"),  # session 7: 7th characters per subcategory
     ("Malunion of a Colles fracture of the right radius.", "S52.531P"),  # a malunion is a subsequent encounter
     ("T2DM, on insulin lispro plus metformin.", "Z79.84"),  # a drug listed after a taken one
+    ("Hx healed osteoporotic fracture of the R hip, on alendronate.", "Z87.310"),  # "hx", history of M80
 ]
 
 
@@ -214,3 +215,8 @@ def test_a_receptor_status_is_not_negated_by_the_next_ones_negative(nlp):
     assert NEGATED not in codes["Z17.0"][0] and NEGATED not in codes["Z17.21"][0]
     codes = engine_codes(nlp, "ER negative, PR negative, HER2 positive carcinoma of the right breast.")
     assert NEGATED not in codes["C50.911"][0]
+
+
+def test_now_ends_the_scope_of_a_history(nlp):
+    codes = engine_codes(nlp, "Hx of kidney stones, now with flank pain.")
+    assert HISTORICAL not in codes["R10.A0"][0] and HISTORICAL in codes["N20.0"][0]
