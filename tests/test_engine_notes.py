@@ -150,6 +150,8 @@ CODED = [
     ("Malunion of a Colles fracture of the right radius.", "S52.531P"),  # a malunion is a subsequent encounter
     ("T2DM, on insulin lispro plus metformin.", "Z79.84"),  # a drug listed after a taken one
     ("Hx healed osteoporotic fracture of the R hip, on alendronate.", "Z87.310"),  # "hx", history of M80
+    ("GDM, diet controlled, 31 wks.", "Z3A.31"),  # weeks as a clause of their own
+    ("Breech presentation at 37 wks.", "Z3A.37"),  # a breech is a pregnancy's
 ]
 
 
@@ -169,6 +171,8 @@ FIRST = [
     ("Current smoker 1 ppd.", "F17.210"),  # "uncomplicated" is the Index's default
     ("Nonischemic DCM, EF 25%.", "I42.0"),
     ("Alzheimer's disease, late onset, with moderate dementia and agitation.", "F02.B11"),  # F03.B11's severity
+    ("Descending colon diverticulitis, no perforation, abscess or bleeding.", "K57.32"),  # a negated list
+    ("Newborn visit, 6 days old, feeding well.", "Z00.110"),  # a newborn's age in days
 ]
 
 

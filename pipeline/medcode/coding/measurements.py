@@ -175,8 +175,11 @@ def bmi_codes(text: str, ranges: ValueRanges | None = None) -> list[tuple[int, i
 
 #: A note about a pregnancy: its words (found inside others: "pregnancy", "delivered"), then its shorthand (both
 #: read in the note's :func:`folded` text).
+#: ("breech", "placenta", "hydramnios", "singleton": a note about them is a pregnancy's; "Breech presentation at 36 wks,
+#: singleton" had no Z3A.36, 1 of 120 fresh5 notes read.)
 _PREGNANCY_WORDS = ("pregnan", "gestation", "gravid", "deliver", "cesarean", "c-section", "intrauterine", "obstetric",
-                    "antenatal", "antepartum", "prenatal", "eclampsia", "trimester", "fetal", "fetus", "hyperemesis")
+                    "antenatal", "antepartum", "prenatal", "eclampsia", "trimester", "fetal", "fetus", "hyperemesis",
+                    "breech", "placent", "hydramnios", "singleton")
 _PREGNANCY_SHORTHAND = re.compile(r"\bg\d+\s*p\d|\blabou?r\b|\biup\b|\bn?svd\b|\bg\d+\s+at\b|\bgdm\b")
 #: A note's :func:`folded` text is searched with patterns written in lower case and no case flag: they find what
 #: the case-blind search finds in the text, at the same positions. A case-blind search with no literal to start
@@ -233,6 +236,9 @@ _WEEKS = (
     # "28 wks, new-onset BP 146/94": a pregnancy note that opens with the weeks names the gestational age first, as
     # an obstetric note's header does (a duration is said of something: "3 weeks of cough")
     re.compile(r"^\W*(\d{1,2})" + _PART_WEEK + r"\s*(?:weeks?|wks?)\s*[,;:.]", re.IGNORECASE),
+    # "GDM, diet controlled, 28 wks.": the weeks as a clause of their own, after a comma, ending the sentence (a
+    # duration is said of something, "cough x 3 weeks"; 1 of 120 fresh5 notes read had its Z3A.28 missed)
+    re.compile(r"[,;]\s*(\d{1,2})" + _PART_WEEK + r"\s*(?:weeks?|wks?)\s*(?:[.;]|$)", re.IGNORECASE),
 )
 #: The weeks patterns for a note's folded text (see _FOLD; they are written in lower case).
 _WEEKS_FOLDED = tuple(re.compile(pattern.pattern) for pattern in _WEEKS)

@@ -29,7 +29,7 @@ from medcode.coding.engine import Matcher
 from medcode.coding.index import CodeIndex
 from medcode.coding.labs import lab_finding_codes
 from medcode.coding.measurements import VALUE_CATEGORIES, ValueRanges, trimester, value_codes
-from medcode.coding.newborn import NewbornCodes
+from medcode.coding.newborn import NEWBORN_CATEGORIES, NewbornCodes
 from medcode.coding.receptors import RECEPTOR_CATEGORY, receptor_codes
 from medcode.coding.regions import read_regions
 from medcode.coding.rules import (
@@ -118,10 +118,10 @@ class CodingEngine:
         return self._ranges
 
     def _newborn_codes(self) -> NewbornCodes:
-        """The P07 ranges and Z38 codes of the index's release, from its titles (computed once)."""
+        """The P07 ranges, Z38 and newborn examination codes of the index's release, from its titles (computed once)."""
         if self._newborn is None:
             self._newborn = NewbornCodes.from_titles((code, title) for code, title in zip(self.index.codes, self.index.titles)
-                                                     if code.startswith(("P07", "Z38")))
+                                                     if code.startswith(NEWBORN_CATEGORIES))
         return self._newborn
 
     def refine(self, prefix: str, words: set[str]) -> str | None:

@@ -38,6 +38,31 @@ _LISTED = frozenset({"plus", "and", ",", "+", "&", "with", "/"})
 _MARK = (-1, ())
 
 
+#: A comma inside a negation goes on with it when a short list closed by "or" follows ("no perforation, abscess or
+#: bleeding": K57.32 had lost to the with-perforation codes, 3 of 625 fresh2/fresh3/fresh5 notes read); a list
+#: item is at most this many tokens, and the list at most _LIST_TOKENS.
+_LIST_ITEM = 4
+_LIST_TOKENS = 16
+_LIST_CLOSERS = frozenset({"or", "nor"})
+
+
+def _negated_list(rows: list, i: int, strings) -> bool:
+    """Whether the comma at token ``i`` is inside a list of negated findings closed by "or" ("no X, Y or Z")."""
+    if strings[rows[i][0]] != ",":
+        return False
+    item = 0
+    for orth, is_punct, _, sent_start in rows[i + 1:i + 1 + _LIST_TOKENS]:
+        text = strings[orth].lower()
+        if sent_start == 1 or (is_punct and text != ","):
+            return False
+        if text in _LIST_CLOSERS:
+            return item > 0
+        item = 0 if text == "," else item + 1
+        if item > _LIST_ITEM:
+            return False
+    return False
+
+
 def own_count(sent: list) -> int:
     """How many entries of a sentence are its own tokens (the rest are phrase expansions)."""
     return sent.index(_MARK) if _MARK in sent else len(sent)
@@ -148,7 +173,8 @@ class SentenceReader:
                     norms[orth] = entry
             kind, words = entry
             if is_punct or is_space or kind == _SCOPE_END:
-                negated = negated and not (is_punct and kind == _CLAUSE_MARK) and kind != _SCOPE_END
+                ends = (is_punct and kind == _CLAUSE_MARK) or kind == _SCOPE_END
+                negated = negated and not (ends and not _negated_list(rows, i, vocab.strings))
                 continue
             if kind == _NEGATOR:
                 negated = True
