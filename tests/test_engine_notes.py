@@ -152,6 +152,9 @@ CODED = [
     ("Hx healed osteoporotic fracture of the R hip, on alendronate.", "Z87.310"),  # "hx", history of M80
     ("GDM, diet controlled, 31 wks.", "Z3A.31"),  # weeks as a clause of their own
     ("Breech presentation at 37 wks.", "Z3A.37"),  # a breech is a pregnancy's
+    ("Intentional overdose of escitalopram.", "T43.222A"),  # an SSRI not in the Table of Drugs, by its class row
+    ("Scald burn of the L hand, 2nd degree, <10% TBSA.", "T31.0"),  # a bound before the extent
+    ("Invasive lobular ca of the L breast, ER+.", "Z17.0"),  # "ca" names the neoplasm
 ]
 
 

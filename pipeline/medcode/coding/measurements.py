@@ -299,9 +299,12 @@ def trimester(week_code: str) -> str:
     return "first" if week < 14 else "second" if week < 28 else "third"
 
 
-#: "12% TBSA", "burns over 12% of the total body surface"; and the share of it that is third degree.
-_TBSA = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%\s*(?:of\s+)?(?:tbsa|bsa|total\s+body\s+surface|body\s+surface)",
-                   re.IGNORECASE)
+#: "12% TBSA", "burns over 12% of the total body surface"; and the share of it that is third degree. A bound before
+#: the number ("<10% TBSA", "less than 10%") puts the extent below it: T31.0, not T31.10 (1 of 120 fresh5 notes read).
+_TBSA = re.compile(r"(<|\bless\s+than\s+|\bunder\s+)?(\d{1,3}(?:\.\d+)?)\s*%\s*(?:of\s+)?(?:the\s+)?(?:tbsa|bsa|total\s+body\s+surface|"
+                   r"body\s+surface)", re.IGNORECASE)
+#: How far below a bound ("<10%") the extent is read.
+_BELOW_BOUND = 0.01
 _THIRD = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%\s*(?:\w+\s+){0,2}?(?:third[- ]degree|full[- ]thickness)|"
                     r"(?:third[- ]degree|full[- ]thickness)[^.;\d]{0,20}?(\d{1,3}(?:\.\d+)?)\s*%", re.IGNORECASE)
 _BURN = re.compile(r"\bburn", re.IGNORECASE)
@@ -319,7 +322,7 @@ def burn_extent_codes(text: str) -> list[tuple[int, int, str]]:
     m = _TBSA.search(text)
     if not m:
         return []
-    total = float(m.group(1))
+    total = float(m.group(2)) - (_BELOW_BOUND if m.group(1) else 0.0)
     if not 0 < total <= 100:
         return []
     third = _THIRD.search(text)
