@@ -176,6 +176,8 @@ FIRST = [
     ("Alzheimer's disease, late onset, with moderate dementia and agitation.", "F02.B11"),  # F03.B11's severity
     ("Descending colon diverticulitis, no perforation, abscess or bleeding.", "K57.32"),  # a negated list
     ("Newborn visit, 6 days old, feeding well.", "Z00.110"),  # a newborn's age in days
+    ("Seropositive RA of both wrists, no organ involvement.", "M05.731"),  # both sides, no bilateral code
+    ("Seropositive RA of both wrists, no organ involvement.", "M05.732"),
 ]
 
 

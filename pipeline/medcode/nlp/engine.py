@@ -28,6 +28,7 @@ from medcode.coding.encounter import seventh_character
 from medcode.coding.engine import Matcher
 from medcode.coding.index import CodeIndex
 from medcode.coding.labs import lab_finding_codes
+from medcode.coding.laterality import SidePairs
 from medcode.coding.measurements import VALUE_CATEGORIES, ValueRanges, trimester, value_codes
 from medcode.coding.newborn import NEWBORN_CATEGORIES, NewbornCodes
 from medcode.coding.receptors import RECEPTOR_CATEGORY, receptor_codes
@@ -109,6 +110,7 @@ class CodingEngine:
         self._trimesters = TrimesterCodes(index, self._positions)
         self._ranges: ValueRanges | None = None
         self._newborn: NewbornCodes | None = None
+        self._sides = SidePairs(index.codes, index.titles)
 
     def _value_ranges(self) -> ValueRanges:
         """The BMI and gestation ranges of the index's release, from its titles (computed once)."""
@@ -257,6 +259,8 @@ class CodingEngine:
         if options:
             code += seventh_character(options, words)
         hits.setdefault(extent, []).append(CodeHit(code, CM, "engine", round(match.coverage, 3), rank))
+        for side in self._sides.both(index.codes[match.code], sent) if rank == 0 and index is self.index else ():
+            hits[extent].append(CodeHit(side + code[len(index.codes[match.code]):], CM, "engine", round(match.coverage, 3), 0))
         if extent not in keys:
             keys[extent] = alias_key(sorted(vocab_words))
 
