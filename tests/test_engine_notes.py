@@ -155,6 +155,8 @@ CODED = [
     ("Intentional overdose of escitalopram.", "T43.222A"),  # an SSRI not in the Table of Drugs, by its class row
     ("Scald burn of the L hand, 2nd degree, <10% TBSA.", "T31.0"),  # a bound before the extent
     ("Invasive lobular ca of the L breast, ER+.", "Z17.0"),  # "ca" names the neoplasm
+    ("XRT session today for rectal adenocarcinoma.", "Z51.0"),  # XRT, the radiation given
+    ("Hx of falls, uses a walker.", "Z91.81"),
 ]
 
 
@@ -178,6 +180,7 @@ FIRST = [
     ("Newborn visit, 6 days old, feeding well.", "Z00.110"),  # a newborn's age in days
     ("Seropositive RA of both wrists, no organ involvement.", "M05.731"),  # both sides, no bilateral code
     ("Seropositive RA of both wrists, no organ involvement.", "M05.732"),
+    ("PEG tube change.", "Z43.1"),  # a tube change is the attention to its opening
 ]
 
 
@@ -229,3 +232,10 @@ def test_a_receptor_status_is_not_negated_by_the_next_ones_negative(nlp):
 def test_now_ends_the_scope_of_a_history(nlp):
     codes = engine_codes(nlp, "Hx of kidney stones, now with flank pain.")
     assert HISTORICAL not in codes["R10.A0"][0] and HISTORICAL in codes["N20.0"][0]
+
+
+def test_a_history_names_what_the_sentence_says_not_the_added_words_alone(nlp):
+    # the history matcher reads a sentence with "personal history" added: those words alone had given Z85.6 and
+    # Z87.898 to "hx depression"
+    codes = engine_codes(nlp, "Overdose of citalopram; hx depression.")
+    assert "Z85.6" not in codes and "Z87.898" not in codes

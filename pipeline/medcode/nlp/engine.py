@@ -364,8 +364,8 @@ class CodingEngine:
                 continue
             matcher = self._matcher(kind)
             found = matcher.match([bags[i] | extra for i in wanted], 3)
-            for i, matches in zip(wanted, found):
-                for rank, match in enumerate(matches):
+            for i, matches in zip(wanted, found):  # a match of the added words alone names nothing ("hx" -> Z85.6)
+                for rank, match in enumerate(m for m in matches if not {matcher.index.words[c] for c in m.columns} <= extra):
                     self._add(hits, keys, sentences[i], match, rank, note_words, matcher.index)
 
     def _store(self, doc: Doc, hits: dict, keys: dict) -> None:
