@@ -3,7 +3,7 @@
 import pytest
 
 import test_engine
-from medcode.about import NEGATED
+from medcode.about import HISTORICAL, NEGATED
 from medcode.coding.measurements import gestation_codes
 from medcode.coding.rules import follow_up_codes
 from medcode.coding.screening import observation_codes, screening_codes
@@ -146,6 +146,17 @@ CODED = [
     ("9 wks IUP, hyperemesis w/ ketonuria and dehydration, IVF.", "Z3A.09"),
     ("SVD 39w, 2nd-degree perineal lac repaired.", "Z3A.39"),
     ("SVD 39w, 2nd-degree perineal lac repaired.", "O70.1"),
+    ("Exudative AMD of the left eye with active CNV.", "H35.3221"),  # session 7: 7th characters per subcategory
+    ("Malunion of a Colles fracture of the right radius.", "S52.531P"),  # a malunion is a subsequent encounter
+    ("T2DM, on insulin lispro plus metformin.", "Z79.84"),  # a drug listed after a taken one
+    ("Hx healed osteoporotic fracture of the R hip, on alendronate.", "Z87.310"),  # "hx", history of M80
+    ("GDM, diet controlled, 31 wks.", "Z3A.31"),  # weeks as a clause of their own
+    ("Breech presentation at 37 wks.", "Z3A.37"),  # a breech is a pregnancy's
+    ("Intentional overdose of escitalopram.", "T43.222A"),  # an SSRI not in the Table of Drugs, by its class row
+    ("Scald burn of the L hand, 2nd degree, <10% TBSA.", "T31.0"),  # a bound before the extent
+    ("Invasive lobular ca of the L breast, ER+.", "Z17.0"),  # "ca" names the neoplasm
+    ("XRT session today for rectal adenocarcinoma.", "Z51.0"),  # XRT, the radiation given
+    ("Hx of falls, uses a walker.", "Z91.81"),
 ]
 
 
@@ -164,6 +175,12 @@ FIRST = [
     ("T2DM on glipizide, found confused, BG 38, no LOC/coma, improved with D50.", "E11.649"),
     ("Current smoker 1 ppd.", "F17.210"),  # "uncomplicated" is the Index's default
     ("Nonischemic DCM, EF 25%.", "I42.0"),
+    ("Alzheimer's disease, late onset, with moderate dementia and agitation.", "F02.B11"),  # F03.B11's severity
+    ("Descending colon diverticulitis, no perforation, abscess or bleeding.", "K57.32"),  # a negated list
+    ("Newborn visit, 6 days old, feeding well.", "Z00.110"),  # a newborn's age in days
+    ("Seropositive RA of both wrists, no organ involvement.", "M05.731"),  # both sides, no bilateral code
+    ("Seropositive RA of both wrists, no organ involvement.", "M05.732"),
+    ("PEG tube change.", "Z43.1"),  # a tube change is the attention to its opening
 ]
 
 
@@ -201,3 +218,24 @@ def test_a_relatives_cancer_gives_the_history_of_its_site_not_of_a_near_miss(nlp
     codes = engine_codes(nlp, "Mother had breast cancer.")
     assert "Z80.3" in codes
     assert "Z80.8" not in codes
+
+
+def test_a_receptor_status_is_not_negated_by_the_next_ones_negative(nlp):
+    # "ER positive, PR positive, HER2 negative": the "negative" of HER2 had negated the two statuses before it, and
+    # a receptor's "negative" the cancer after it
+    codes = engine_codes(nlp, "Breast carcinoma, ER positive, PR positive, HER2 negative.")
+    assert NEGATED not in codes["Z17.0"][0] and NEGATED not in codes["Z17.21"][0]
+    codes = engine_codes(nlp, "ER negative, PR negative, HER2 positive carcinoma of the right breast.")
+    assert NEGATED not in codes["C50.911"][0]
+
+
+def test_now_ends_the_scope_of_a_history(nlp):
+    codes = engine_codes(nlp, "Hx of kidney stones, now with flank pain.")
+    assert HISTORICAL not in codes["R10.A0"][0] and HISTORICAL in codes["N20.0"][0]
+
+
+def test_a_history_names_what_the_sentence_says_not_the_added_words_alone(nlp):
+    # the history matcher reads a sentence with "personal history" added: those words alone had given Z85.6 and
+    # Z87.898 to "hx depression"
+    codes = engine_codes(nlp, "Overdose of citalopram; hx depression.")
+    assert "Z85.6" not in codes and "Z87.898" not in codes

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from medcode.coding.seventh import names_encounter, stated_character
 
-#: Words (canonical, see :mod:`medcode.textnorm`) that put the encounter after active treatment.
-SUBSEQUENT = frozenset({"subsequent", "healing", "healed", "followup", "recheck", "aftercare"})
+#: Words (canonical, see :mod:`medcode.textnorm`) that put the encounter after active treatment. A nonunion or a
+#: malunion is a fracture's subsequent encounter (K, P: the tabular has no initial one): "persistent nonunion of R
+#: scaphoid fracture 6 months out" had been S62.001A (2 of 505 fresh2/fresh3 notes).
+SUBSEQUENT = frozenset({"subsequent", "healing", "healed", "followup", "recheck", "aftercare", "nonunion", "malunion"})
 #: Words that name a late effect.
 SEQUELA = frozenset({"sequela", "sequelae", "late", "residual"})
 #: Words that state the initial encounter (active treatment) outright.

@@ -124,14 +124,19 @@ def reportable_codes(kb) -> dict[str, dict]:
             continue
         code = entry.code
         body = code.replace(".", "")
-        if len(body) == 7 and code[:3] not in definitions:
-            definitions[code[:3]] = seven_chr_def(code, getattr(kb, "cm", None))  # the release's tabular
-        if len(body) == 7 and definitions.get(code[:3]) and code[-1] in definitions[code[:3]]:
+        # Read per subcategory (H35.32), not per category: 12 categories define their 7th characters differently
+        # below it (H35.31- dry stages, H35.32- active/inactive neovascularization; S52.9- vs S52.6-), and the
+        # first definition of the category had served them all ("wet AMD with active CNV" got "early dry stage"'s
+        # character 1 wrong: H35.3210 for H35.3211). No FY2026 subcategory mixes two definitions.
+        group = code[:6]
+        if len(body) == 7 and group not in definitions:
+            definitions[group] = seven_chr_def(code, getattr(kb, "cm", None))  # the release's tabular
+        if len(body) == 7 and definitions.get(group) and code[-1] in definitions[group]:
             base = code[:-1]
             parent = kb.get(base, CM)
             row = out.setdefault(base, {"title": parent.title if parent else strip_encounter(entry.title),
                                         "terms": list(parent.terms) if parent else [], "seventh": {}})
-            row["seventh"][code[-1]] = definitions[code[:3]][code[-1]].split("/")[0].strip()
+            row["seventh"][code[-1]] = definitions[group][code[-1]].split("/")[0].strip()
         else:
             out[code] = {"title": entry.title, "terms": list(entry.terms), "seventh": {}}
     return out

@@ -181,8 +181,11 @@ def bmi_codes(text: str, ranges: ValueRanges | None = None) -> list[tuple[int, i
 
 #: A note about a pregnancy: its words (found inside others: "pregnancy", "delivered"), then its shorthand (both
 #: read in the note's :func:`folded` text).
+#: ("breech", "placenta", "hydramnios", "singleton": a note about them is a pregnancy's; "Breech presentation at 36 wks,
+#: singleton" had no Z3A.36, 1 of 120 fresh5 notes read.)
 _PREGNANCY_WORDS = ("pregnan", "gestation", "gravid", "deliver", "cesarean", "c-section", "intrauterine", "obstetric",
-                    "antenatal", "antepartum", "prenatal", "eclampsia", "trimester", "fetal", "fetus", "hyperemesis")
+                    "antenatal", "antepartum", "prenatal", "eclampsia", "trimester", "fetal", "fetus", "hyperemesis",
+                    "breech", "placent", "hydramnios", "singleton")
 _PREGNANCY_SHORTHAND = re.compile(r"\bg\d+\s*p\d|\blabou?r\b|\biup\b|\bn?svd\b|\bg\d+\s+at\b|\bgdm\b")
 #: What every match of _PREGNANCY_SHORTHAND has: the pattern, led by word boundaries, tries every position of the
 #: note (0.11 ms of a CodiEsp dev note); these tests are 0.01 ms.
@@ -259,6 +262,9 @@ _WEEKS = (
     # "28 wks, new-onset BP 146/94": a pregnancy note that opens with the weeks names the gestational age first, as
     # an obstetric note's header does (a duration is said of something: "3 weeks of cough")
     re.compile(r"^\W*(\d{1,2})" + _PART_WEEK + r"\s*(?:weeks?|wks?)\s*[,;:.]", re.IGNORECASE),
+    # "GDM, diet controlled, 28 wks.": the weeks as a clause of their own, after a comma, ending the sentence (a
+    # duration is said of something, "cough x 3 weeks"; 1 of 120 fresh5 notes read had its Z3A.28 missed)
+    re.compile(r"[,;]\s*(\d{1,2})" + _PART_WEEK + r"\s*(?:weeks?|wks?)\s*(?:[.;]|$)", re.IGNORECASE),
 )
 #: The weeks patterns for a note's folded text (see _FOLD; they are written in lower case).
 _WEEKS_FOLDED = tuple(re.compile(pattern.pattern) for pattern in _WEEKS)
@@ -321,9 +327,12 @@ def trimester(week_code: str) -> str:
     return "first" if week < 14 else "second" if week < 28 else "third"
 
 
-#: "12% TBSA", "burns over 12% of the total body surface"; and the share of it that is third degree.
-_TBSA = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%\s*(?:of\s+)?(?:tbsa|bsa|total\s+body\s+surface|body\s+surface)",
-                   re.IGNORECASE)
+#: "12% TBSA", "burns over 12% of the total body surface"; and the share of it that is third degree. A bound before
+#: the number ("<10% TBSA", "less than 10%") puts the extent below it: T31.0, not T31.10 (1 of 120 fresh5 notes read).
+_TBSA = re.compile(r"(<|\bless\s+than\s+|\bunder\s+)?(\d{1,3}(?:\.\d+)?)\s*%\s*(?:of\s+)?(?:the\s+)?(?:tbsa|bsa|total\s+body\s+surface|"
+                   r"body\s+surface)", re.IGNORECASE)
+#: How far below a bound ("<10%") the extent is read.
+_BELOW_BOUND = 0.01
 _THIRD = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%\s*(?:\w+\s+){0,2}?(?:third[- ]degree|full[- ]thickness)|"
                     r"(?:third[- ]degree|full[- ]thickness)[^.;\d]{0,20}?(\d{1,3}(?:\.\d+)?)\s*%", re.IGNORECASE)
 _BURN = re.compile(r"\bburn", re.IGNORECASE)
@@ -341,7 +350,7 @@ def burn_extent_codes(text: str) -> list[tuple[int, int, str]]:
     m = _TBSA.search(text)
     if not m:
         return []
-    total = float(m.group(1))
+    total = float(m.group(2)) - (_BELOW_BOUND if m.group(1) else 0.0)
     if not 0 < total <= 100:
         return []
     third = _THIRD.search(text)

@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+#: The categories whose titles give the codes read here.
+NEWBORN_CATEGORIES = ("P07", "Z38", "Z00.11")
 #: The note is about a baby: its subject is an infant, newborn or neonate ("Term male delivered vaginally here").
 _INFANT = re.compile(r"\b(?:newborns?|neonates?|neonatal|infants?|baby|nicu|nursery|preemies?|premies?|(?:term|preterm|premature)\s+"
                      r"(?:male|female|boy|girl)|twin\s+[ab12])\b", re.IGNORECASE)
@@ -42,6 +44,15 @@ _WEIGHT = re.compile(r"\b(?:birth\s*weight|BW)\b\D{0,12}?(\d{1,2}(?:[.,]\d{1,3})
                      re.IGNORECASE)
 #: "at 34 weeks", "30 wks", "34 0/7 weeks", "33+2 weeks": completed weeks.
 _WEEKS = re.compile(r"\b(\d{2})(?:\s*\d/7|\s*\+\s*\d)?\s*(?:weeks?|wks?)\b", re.IGNORECASE)
+#: A newborn's age in days ("5-day-old", "4 days old", "day of life 3", "DOL 10") and a well visit: the health
+#: examination for a newborn is Z00.110 under 8 days old, Z00.111 8 to 28 days old, a number no title word can
+#: match (the words had given Z00.111 to a "5-day-old newborn weight check", or no Z00.11- at all; 2 of 359 fresh2
+#: and fresh5 notes read).
+_AGE_DAYS = re.compile(r"\b(\d{1,2})[- ]?days?[- ]old\b|\bday\s+of\s+life\s+(\d{1,2})\b|\bDOL\s*#?\s*(\d{1,2})\b",
+                       re.IGNORECASE)
+_WELL_VISIT = re.compile(r"\b(?:visit|check|checkup|check-up|exam|examination|well[- ]baby|well[- ]child)\b", re.IGNORECASE)
+_UNDER_DAYS_TITLE = re.compile(r"^Health examination for newborn under (\d+) days old$")
+_DAYS_TITLE = re.compile(r"^Health examination for newborn (\d+) to (\d+) days old$")
 _GRAMS_TITLE = re.compile(r"(\d+)-(\d+) grams$")
 _LESS_GRAMS_TITLE = re.compile(r"less than (\d+) grams$")
 _WEEKS_TITLE = re.compile(r"gestational age (\d+) completed weeks$")
@@ -60,17 +71,23 @@ class NewbornCodes:
         grams: ``((low, high, code), ...)`` birth weight ranges (inclusive).
         weeks: ``((low, high, code), ...)`` completed weeks of gestation.
         liveborn: ``{(plurality, mode): code}``, mode ``vaginally``, ``cesarean`` or ``outside``.
+        exams: ``((first day, last day, code), ...)`` of the newborn health examinations.
     """
 
     grams: tuple[tuple[int, int, str], ...]
     weeks: tuple[tuple[int, int, str], ...]
     liveborn: dict[tuple[str, str], str]
+    exams: tuple[tuple[int, int, str], ...] = ()
 
     @classmethod
     def from_titles(cls, titles: Iterable[tuple[str, str]]) -> NewbornCodes:
-        grams, weeks, liveborn = [], [], {}
+        grams, weeks, liveborn, exams = [], [], {}, []
         for code, title in titles:
-            if code.startswith("P07"):
+            if m := _UNDER_DAYS_TITLE.search(title):
+                exams.append((0, int(m.group(1)) - 1, code))
+            elif m := _DAYS_TITLE.search(title):
+                exams.append((int(m.group(1)), int(m.group(2)), code))
+            elif code.startswith("P07"):
                 if m := _GRAMS_TITLE.search(title):
                     grams.append((int(m.group(1)), int(m.group(2)), code))
                 elif m := _LESS_GRAMS_TITLE.search(title):
@@ -86,7 +103,7 @@ class NewbornCodes:
                         else "outside" if "outside hospital" in lower else "")
                 if mode:
                     liveborn.setdefault((plurality, mode), code)
-        return cls(tuple(sorted(grams)), tuple(sorted(weeks)), liveborn)
+        return cls(tuple(sorted(grams)), tuple(sorted(weeks)), liveborn, tuple(sorted(exams)))
 
     def newborn_codes(self, text: str) -> list[tuple[int, int, str]]:
         """``(start, end, code)`` (character offsets of the evidence) for a newborn's birth record."""
@@ -108,6 +125,11 @@ class NewbornCodes:
             code = self.liveborn.get((plurality, mode)) if here else None
             if code:
                 out.append((birth.start(), birth.end(), code))
+        if (m := _AGE_DAYS.search(text)) and _WELL_VISIT.search(text):
+            days = int(next(g for g in m.groups() if g))
+            code = next((c for low, high, c in self.exams if low <= days <= high), None)
+            if code:
+                out.append((m.start(), m.end(), code))
         if m := _WEIGHT.search(text):
             value, unit = m.group(1).replace(",", "" if m.group(2).lower() != "kg" else "."), m.group(2).lower()
             grams = round(float(value) * (1000 if unit == "kg" else 1))

@@ -235,7 +235,8 @@ def elevated_bp_codes(text: str) -> list[tuple[int, int, str]]:
 
 #: An encounter for the treatment itself (Guidelines I.C.2.e.2: Z51.0 radiotherapy, Z51.11 chemotherapy, Z51.12
 #: immunotherapy, first): a cycle given, an infusion of the drug, a radiation fraction delivered. A plan ("RT to
-#: follow", "will start chemotherapy") or a past course is no such encounter, nor is a complication of it.
+#: follow", "will start chemotherapy") or a past course is no such encounter, nor is a complication of it. ("Daily XRT
+#: session for prostate adenocarcinoma" had no Z51.0: 1 of 120 fresh5 notes read.)
 _THERAPY_ENCOUNTER = (
     ("Z51.11", re.compile(r"\b(?:cycle\s+\d+|C\d+D\d+|infusion\s+clinic|(?:admitted|here|seen|presents?)\s+for\s+(?:\w+\s+){0,3}?"
                           r"chemo\w*|chemo\w*\s+(?:was\s+)?(?:infused|given|administered)|(?:infusion|administration)\s+of\s+"
@@ -244,7 +245,7 @@ _THERAPY_ENCOUNTER = (
     ("Z51.12", re.compile(r"\b(?:(?:infusion|dose|cycle)\s+(?:\d+\s+)?of\s+(?:pembrolizumab|nivolumab|atezolizumab|durvalumab|"
                           r"ipilimumab)|immunotherapy\s+(?:infusion|given|administered))", re.IGNORECASE)),
     ("Z51.0", re.compile(r"\b(?:external\s+beam|radiation\s+(?:therapy\s+)?(?:fraction|session|treatment)\s+\d+|fraction\s+\d+\s+of|"
-                         r"(?:IMRT|SBRT|radiotherapy|radiation\s+therapy)\s+(?:was\s+)?(?:given|delivered|session)|"
+                         r"(?:IMRT|SBRT|XRT|radiotherapy|radiation\s+therapy)\s+(?:was\s+)?(?:given|delivered|session|fraction)|"
                          r"(?:admitted|here|seen)\s+for\s+(?:\w+\s+){0,2}?(?:radiation|radiotherapy))", re.IGNORECASE)),
 )
 _PLANNED_THERAPY = re.compile(r"\b(?:plan(?:ned|s)?|will|to\s+follow|scheduled|referr\w*|consider\w*|discuss\w*|after\s+completing)\b",
@@ -255,7 +256,7 @@ def therapy_encounter_codes(text: str) -> list[tuple[int, int, str]]:
     """Z51.0 / Z51.11 / Z51.12 for a visit at which the cancer treatment is given."""
     low = text.lower()
     if not any(w in low for w in ("chemo", "cycle", "infusion", "radiation", "radiotherapy", "beam", "fraction", "imrt",
-                                  "sbrt", "immunotherapy")):
+                                  "sbrt", "xrt", "immunotherapy")):
         return []  # most notes: a substring test first
     out = []
     for code, pattern in _THERAPY_ENCOUNTER:

@@ -12,7 +12,6 @@ combination and history codes from the codes of the note's conditions (:mod:`med
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -22,15 +21,17 @@ from spacy.util import ensure_path, minibatch
 
 from medcode.about import CM, FAMILY, HISTORICAL, HYPOTHETICAL, MENTIONS_KEY, NEGATED, PCS
 from medcode.coding import FAMILY_HISTORY, PERSONAL_HISTORY
+from medcode.coding.assertions import overruled_status
 from medcode.coding.chapters import outside_record
 from medcode.coding.devices import cardiac_device_codes
 from medcode.coding.encounter import seventh_character
 from medcode.coding.engine import Matcher
 from medcode.coding.index import CodeIndex
 from medcode.coding.labs import lab_finding_codes
+from medcode.coding.laterality import SidePairs
 from medcode.coding.measurements import VALUE_CATEGORIES, ValueRanges, trimester, value_codes
-from medcode.coding.newborn import NewbornCodes
-from medcode.coding.receptors import receptor_codes
+from medcode.coding.newborn import NEWBORN_CATEGORIES, NewbornCodes
+from medcode.coding.receptors import RECEPTOR_CATEGORY, receptor_codes
 from medcode.coding.regions import read_regions
 from medcode.coding.rules import (
     absence_codes,
@@ -40,8 +41,8 @@ from medcode.coding.rules import (
     history_code,
     therapy_encounter_codes,
 )
-from medcode.coding.screening import observation_codes, screening_codes, states_absence
-from medcode.coding.stated import stated_codes, taken_in_own_clause
+from medcode.coding.screening import observation_codes, screening_codes
+from medcode.coding.stated import stated_codes
 from medcode.coding.tables import table_codes
 from medcode.coding.transport import transport_codes
 from medcode.coding.trimesters import TrimesterCodes
@@ -68,8 +69,6 @@ _SUBSETS_KEPT = 2048
 COMBINATION_RANK = 2
 #: Statuses under which a condition is not the patient's current one, so it joins no combination.
 _NOT_CURRENT = frozenset({NEGATED, FAMILY, HISTORICAL, HYPOTHETICAL})
-#: A poisoning by a drug (T36-T50, 6th character 1-4: accidental, intentional, assault, undetermined).
-_POISONING = re.compile(r"T(?:3[6-9]|4\d|50)\.\w\w[1-4]")
 #: Where a doc keeps the engine's codes when the engine is asked to remember them.
 _REMEMBERED = "medcode_engine_codes"
 
@@ -111,6 +110,7 @@ class CodingEngine:
         self._trimesters = TrimesterCodes(index, self._positions)
         self._ranges: ValueRanges | None = None
         self._newborn: NewbornCodes | None = None
+        self._sides = SidePairs(index.codes, index.titles)
 
     def _value_ranges(self) -> ValueRanges:
         """The BMI and gestation ranges of the index's release, from its titles (computed once)."""
@@ -120,10 +120,10 @@ class CodingEngine:
         return self._ranges
 
     def _newborn_codes(self) -> NewbornCodes:
-        """The P07 ranges and Z38 codes of the index's release, from its titles (computed once)."""
+        """The P07 ranges, Z38 and newborn examination codes of the index's release, from its titles (computed once)."""
         if self._newborn is None:
             self._newborn = NewbornCodes.from_titles((code, title) for code, title in zip(self.index.codes, self.index.titles)
-                                                     if code.startswith(("P07", "Z38")))
+                                                     if code.startswith(NEWBORN_CATEGORIES))
         return self._newborn
 
     def refine(self, prefix: str, words: set[str]) -> str | None:
@@ -220,16 +220,19 @@ class CodingEngine:
                   + absence_codes(text) + follow_up_codes(text) + receptor_codes(text) + elevated_bp_codes(text)
                   + therapy_encounter_codes(text) + transport_codes(text, self.refine, note_words)
                   + screening_codes(text) + observation_codes(text) + lab_finding_codes(text))
+        signed = set()  # receptor statuses read with their sign (medcode.coding.assertions)
         for system, found_codes in ((CM, values), (PCS, cardiac_device_codes(text))):
             for start_char, end_char, code in found_codes:
                 span = doc.char_span(start_char, end_char, alignment_mode="expand")
                 if span is not None and len(span):
                     hits.setdefault((span.start, span.end), []).append(CodeHit(code, system, "engine", 1.0, 0))
                     keys.setdefault((span.start, span.end), alias_key(["value", code]))
+                    if code.startswith(RECEPTOR_CATEGORY):
+                        signed.add((span.start, span.end))
         pcs_tokens = {i for (start, end), (_, found) in doc.user_data.get(HITS_KEY, {}).items()
                       if any(h[1] == PCS for h in found) for i in range(start, end)}
         self._tables_and_procedures(sentences, hits, keys, note_words, pcs_tokens)
-        statuses = self._statuses(doc, hits)
+        statuses = self._statuses(doc, hits, frozenset(signed))
         self._combinations(doc, hits, keys, statuses, note_words)
         self._histories(doc, sentences, bags, hits, keys, statuses, note_words)
         self._trimesters.apply(hits, next((trimester(code) for _, _, code in values if code.startswith("Z3A")), None))
@@ -256,6 +259,8 @@ class CodingEngine:
         if options:
             code += seventh_character(options, words)
         hits.setdefault(extent, []).append(CodeHit(code, CM, "engine", round(match.coverage, 3), rank))
+        for side in self._sides.both(index.codes[match.code], sent) if rank == 0 and index is self.index else ():
+            hits[extent].append(CodeHit(side + code[len(index.codes[match.code]):], CM, "engine", round(match.coverage, 3), 0))
         if extent not in keys:
             keys[extent] = alias_key(sorted(vocab_words))
 
@@ -289,21 +294,15 @@ class CodingEngine:
             hits.setdefault(extent, []).append(hit)
             keys.setdefault(extent, alias_key(sorted(words)))
 
-    def _statuses(self, doc: Doc, hits: dict) -> dict:
+    def _statuses(self, doc: Doc, hits: dict, signed: frozenset = frozenset()) -> dict:
         known = doc.user_data.setdefault(STATUS_KEY, {})
         new = [extent for extent in hits if extent not in known]
         if new and "medcode_context" in self.nlp.pipe_names:
             known.update(self.nlp.get_pipe("medcode_context").statuses(doc, new))
-            # A poisoning is the patient's whoever owned the drug: "found with his grandmother's metoprolol,
-            # ingested 2 tabs" read as the grandmother's (FAMILY) and was set aside (2 of 448 tune/fresh notes).
-            for extent in new:
-                if FAMILY in known.get(extent, ()) and any(_POISONING.match(h.code) for h in hits[extent]):
-                    known[extent] = frozenset(known[extent]) - {FAMILY}
-                if {NEGATED, FAMILY}.intersection(known.get(extent, ())) and states_absence(h.code for h in hits[extent]):
-                    known[extent] = frozenset(known[extent]) - {NEGATED, FAMILY}  # medcode.coding.screening
-                if NEGATED in known.get(extent, ()) and all(h.code.startswith("Z79") for h in hits[extent]) \
-                        and taken_in_own_clause(doc, extent):
-                    known[extent] = frozenset(known[extent]) - {NEGATED}
+            for extent in new:  # what the codes' own evidence overrules (medcode.coding.assertions)
+                if known.get(extent):
+                    known[extent] = overruled_status(doc, extent, [h.code for h in hits[extent]], known[extent],
+                                                     extent in signed)
         return known
 
     def _combinations(self, doc: Doc, hits: dict, keys: dict, statuses: dict, note_words: set[str]) -> None:
@@ -319,8 +318,10 @@ class CodingEngine:
         for extent, (_, old) in doc.user_data.get(HITS_KEY, {}).items():
             # Learned aliases are correlates ("diabetes" learned I10 from notes that had both), not conditions.
             named = {h[0] for h in old if h[1] == CM and h[2] != "learned" and h[0] in self._positions}
+            # A find of several codes ("dementia": F03.90, F03.92, F03.93) is no better than a near miss: its first
+            # code had beaten the sentence's own F03.B11 ("moderate dementia and agitation", 2 of 505 fresh notes).
             if len({c[:3] for c in named}) <= 2 and _NOT_CURRENT.isdisjoint(statuses.get(extent, ())):
-                found += [(code, 0, extent) for code in named]
+                found += [(code, 0 if len(named) == 1 else COMBINATION_RANK, extent) for code in named]
         # A condition the sentence's codes left out, stated by its word ("... CKD stage 3a and HTN"): with its status.
         stated = [(code, extent) for code, extent in stated_codes(doc) if not any(c.startswith(code[:2]) for c, _, _ in found)]
         if stated and "medcode_context" in self.nlp.pipe_names:
@@ -363,8 +364,8 @@ class CodingEngine:
                 continue
             matcher = self._matcher(kind)
             found = matcher.match([bags[i] | extra for i in wanted], 3)
-            for i, matches in zip(wanted, found):
-                for rank, match in enumerate(matches):
+            for i, matches in zip(wanted, found):  # a match of the added words alone names nothing ("hx" -> Z85.6)
+                for rank, match in enumerate(m for m in matches if not {matcher.index.words[c] for c in m.columns} <= extra):
                     self._add(hits, keys, sentences[i], match, rank, note_words, matcher.index)
 
     def _store(self, doc: Doc, hits: dict, keys: dict) -> None:

@@ -29,8 +29,42 @@ _SIDE_LETTERS = {"R": ("right",), "L": ("left",), "Rt": ("right",), "Lt": ("left
 _SLASH_PART = 4
 #: What a token text is to a negation's scope (see :meth:`SentenceReader.words`); a gap is punctuation or space.
 _PLAIN, _SCOPE_END, _CLAUSE_MARK, _NEGATOR, _STATED, _TYPE_LETTER, _GAP = range(7)
+#: Words before a drug that say the patient takes it ("on apixaban").
+_TAKING = frozenset({"on", "taking", "takes", "using"})
+#: Words that join a drug to the one before it in a list: "on insulin glargine plus metformin" takes both (Z79.4 and
+#: Z79.84, I.C.4.a.3); the metformin after "plus" had no Z79.84 (2 of 505 fresh2/fresh3 notes).
+_LISTED = frozenset({"plus", "and", ",", "+", "&", "with", "/"})
 #: Separates a sentence's own tokens from the phrase expansions appended after them.
 _MARK = (-1, ())
+
+
+#: A comma inside a negation goes on with it when a short list closed by "or" follows ("no perforation, abscess or
+#: bleeding": K57.32 had lost to the with-perforation codes, 3 of 625 fresh2/fresh3/fresh5 notes read); a list
+#: item is at most this many tokens, and the list at most _LIST_TOKENS.
+_LIST_ITEM = 4
+_LIST_TOKENS = 16
+_LIST_CLOSERS = frozenset({"or", "nor"})
+
+
+def _negated_list(rows: list, i: int, vocab) -> bool:
+    """Whether the comma at token ``i`` is inside a list of negated findings closed by "or" ("no X, Y or Z").
+
+    ``rows`` are the doc's ``(ORTH, SENT_START)`` rows, as :meth:`SentenceReader.words` reads them.
+    """
+    if vocab.strings[rows[i][0]] != ",":
+        return False
+    item = 0
+    for orth, sent_start in rows[i + 1:i + 1 + _LIST_TOKENS]:
+        lexeme = vocab[orth]
+        text = lexeme.lower_
+        if sent_start == 1 or (lexeme.is_punct and text != ","):
+            return False
+        if text in _LIST_CLOSERS:
+            return item > 0
+        item = 0 if text == "," else item + 1
+        if item > _LIST_ITEM:
+            return False
+    return False
 
 
 def own_count(sent: list) -> int:
@@ -155,7 +189,7 @@ class SentenceReader:
             elif kind == _GAP:
                 continue
             elif kind == _SCOPE_END:
-                negated = False
+                negated = negated and _negated_list(rows, i, vocab)
             elif kind == _NEGATOR:
                 negated = True
             elif not negated or kind == _STATED:
@@ -212,9 +246,11 @@ class SentenceReader:
                 sent.append((flat[a][0], added))
                 sent.append((flat[b - 1][0], added))
             cue = ONGOING.intersection(seq)
+            taken = False
             for a, b, code in terms.drug_codes(seq):
                 first = flat[a][0]
                 before = doc[first - 1].lower_ if first > 0 else ""
-                if cue or before in ("on", "taking", "takes", "using"):
+                taken = bool(cue) or before in _TAKING or (taken and before in _LISTED)
+                if taken:
                     drugs.append((first, flat[b - 1][0] + 1, code))
         return drugs
