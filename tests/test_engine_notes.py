@@ -4,6 +4,7 @@ import pytest
 
 import test_engine
 from medcode.about import HISTORICAL, NEGATED
+from medcode.coding.labs import lab_finding_codes
 from medcode.coding.measurements import gestation_codes
 from medcode.coding.rules import follow_up_codes
 from medcode.coding.screening import observation_codes, screening_codes
@@ -201,6 +202,14 @@ def test_what_the_session_6_rules_leave_alone(nlp):
     assert screening_codes("Fever and cough, tested for COVID-19: positive.") == []
     assert screening_codes("Declined lung cancer screening.") == []
     assert NEGATED in engine_codes(nlp, "No history of AF, not on warfarin.").get("Z79.01", ({NEGATED}, 0))[0]
+
+
+@pytest.mark.parametrize(("note", "code"), [("Labs: K7.1, Cr 2.3.", "E87.5"), ("K\n2.6 on BMP.", "E87.6"),
+                                            ("Intoxicated, bal 220 mg/dL.", "Y90.7"), ("Bal 90 on arrival.", "Y90.4")])
+def test_a_stated_value_is_read_however_it_is_written(note, code):
+    # The test before the patterns must let through every note a pattern matches (no space after "K", "bal"
+    # in lower case: the alcohol pattern is case-blind).
+    assert code in [found for _, _, found in lab_finding_codes(note)]
 
 
 def test_a_screening_or_a_drug_in_its_own_clause_stands_under_a_negation(nlp):

@@ -38,7 +38,8 @@ ALCOHOL_LEVELS = ((20, "Y90.0"), (40, "Y90.1"), (60, "Y90.2"), (80, "Y90.3"), (1
                   (200, "Y90.6"), (240, "Y90.7"), (10_000, "Y90.8"))
 
 
-_VALUE_CUES = ("K ", "K+", "K:", "K=", "BAL")
+#: What every match of _POTASSIUM (beside "K", case-sensitive) or _ALCOHOL has in the note's lower-case text.
+_VALUE_WORDS = ("potassium", "bal", "alcohol", "ethanol", "etoh")
 
 
 def _value_codes(text: str) -> list[tuple[int, int, str]]:
@@ -68,6 +69,7 @@ def lab_finding_codes(text: str) -> list[tuple[int, int, str]]:
         if m:
             out.append((m.start(), m.end(), "E16.2"))
     # Substring tests first: most notes state neither (a regular expression over a CodiEsp note costs ~0.05 ms).
-    if any(cue in text for cue in _VALUE_CUES) or any(cue in low for cue in ("potassium", "alcohol", "ethanol", "etoh")):
+    # (A test narrower than the patterns lost "K7.1" and "bal 220": the patterns' own literals, no more.)
+    if "K" in text or any(word in low for word in _VALUE_WORDS):
         out += _value_codes(text)
     return out
