@@ -245,7 +245,7 @@ class CodingEngine:
     def _add(self, hits: dict, keys: dict, sent: list, match, rank: int, words: set[str], index: CodeIndex | None = None):
         index = index or self.index
         # The code's tests first, then the sentence's tokens (a scan of the sentence per match, 19,148 on CodiEsp dev).
-        code = index.codes[match.code]
+        code = base = index.codes[match.code]
         if code.startswith(VALUE_CATEGORIES):
             return  # coded from the stated value (medcode.coding.measurements), not from words
         if outside_record(code, words):
@@ -259,8 +259,8 @@ class CodingEngine:
         if options:
             code += seventh_character(options, words)
         hits.setdefault(extent, []).append(CodeHit(code, CM, "engine", round(match.coverage, 3), rank))
-        for side in self._sides.both(index.codes[match.code], sent) if rank == 0 and index is self.index else ():
-            hits[extent].append(CodeHit(side + code[len(index.codes[match.code]):], CM, "engine", round(match.coverage, 3), 0))
+        for side in self._sides.both(base, sent) if rank == 0 and index is self.index else ():
+            hits[extent].append(CodeHit(side + code[len(base):], CM, "engine", round(match.coverage, 3), 0))
         if extent not in keys:
             keys[extent] = alias_key(sorted(vocab_words))
 
