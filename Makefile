@@ -13,7 +13,7 @@ DEFAULT_MODEL := models/default
 TRAIN_ONLY_MODEL := models/train-only
 SOURCES := $(shell find pipeline/medcode -name '*.py' -o -name '*.json' -o -name '*.gz' -o -name '*.j2') pyproject.toml
 
-.PHONY: help setup test lint train evaluate notebooks bench clean
+.PHONY: help setup build test lint train evaluate notebooks bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -30,7 +30,12 @@ $(BIN)/medcode: pyproject.toml
 $(DEFAULT_MODEL)/meta.json: $(BIN)/medcode $(SOURCES) $(VIGNETTES_TUNE)
 	$(MEDCODE) train --corpus $(CORPUS) --split train+dev --also $(VIGNETTES_TUNE) --output $(DEFAULT_MODEL)
 
-test: ## Run the test suite (unit tests on tiny fixtures, one end-to-end test on the default model, browser tests when Chromium is installed)
+# `pip install -e` compiles the hot path (setup.py); after an edit, this recompiles just the changed modules
+# (a compiled copy older than its source would run the old code: the model loader warns, a test fails).
+build: $(BIN)/medcode ## Recompile the Cython-compiled modules whose source changed (make setup compiles them all)
+	$(BIN)/python setup.py --quiet build_ext --inplace
+
+test: build ## Run the test suite (unit tests on tiny fixtures, one end-to-end test on the default model, browser tests when Chromium is installed)
 	@if [ -x /usr/bin/chromium ]; then echo "browser tests: running in headless $$(/usr/bin/chromium --version 2>/dev/null)"; \
 	else echo "browser tests: SKIPPED (no /usr/bin/chromium; install Debian's chromium: apt-get install chromium)"; fi
 	$(BIN)/python -m pytest -q -rs
@@ -64,5 +69,6 @@ notebooks: $(DEV_METRICS) ## Execute notebooks/ on the train-only model's dev pr
 bench: setup $(TRAIN_ONLY_MODEL)/meta.json ## Print accuracy (CodiEsp dev, held-out vignettes), baseline, calibration, speed ratio, latency, stage shares, load time, memory, scale, workers, Dask, bad inputs, API latency
 	PYTHONPATH=pipeline $(BIN)/python -m devtools.bench --corpus $(CORPUS) --train-only-model $(TRAIN_ONLY_MODEL) --output bench.json
 
-clean: ## Remove the virtualenv and built models
+clean: ## Remove the virtualenv, built models and compiled modules
 	rm -rf $(VENV) $(DEFAULT_MODEL) $(TRAIN_ONLY_MODEL) $(BUILD)
+	find pipeline/medcode -name '*.cpython-*.so' -delete

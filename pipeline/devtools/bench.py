@@ -240,7 +240,11 @@ def run(corpus: str, default_model: str, train_only_model: str, split: str = "de
     if not (Path(train_only_model) / "meta.json").exists():
         logger.warning("no %s: training it on %s:train (a few minutes)", train_only_model, corpus)
         train_corpus(corpus, train_only_model, "train")
-    report: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+    from medcode.compiled import compiled_modules, stale_modules
+
+    # The speed figures depend on the Cython-compiled hot path (setup.py): say how much of it ran compiled.
+    report: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                                "compiled_modules": len(compiled_modules()), "stale_compiled": stale_modules()}}
     notes, _ = load_notes(corpus, split)
     report.update(accuracy_figures(corpus, split, train_only_model, notes))
     report.update(speed_figures(corpus, split, default_model, notes))

@@ -92,8 +92,10 @@ class Medcoder:
             ReleaseError: for an unknown release, or none in force on the date of service.
         """
         from medcode.codesets.releases import resolve_releases
+        from medcode.compiled import warn_if_stale
         from medcode.storage import load_suggester, read_meta
 
+        warn_if_stale()  # an edited source whose compiled copy was not rebuilt would run the old code unannounced
         path = Path(path)
         releases = resolve_releases(release, date_of_service)  # first: a wrong name fails before the slow load
         meta = read_meta(path, expect)

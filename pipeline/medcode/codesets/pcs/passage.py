@@ -268,7 +268,7 @@ def _count_vessels(tokens: list[tuple[str, int]], vessels: dict) -> list[tuple[s
         return tokens
     seen = {group for group, names in vessels["groups"].items() if bag & set(names)}
     stated = [_NUMBER_WORDS[t] for t, _ in tokens if _NUMBER_WORDS.get(t, 0) > 1]
-    count = max([len(seen), *stated])
+    count = max([len(seen)] + stated)
     if not count:
         return tokens
     words = vessels["count_words"]
@@ -282,7 +282,7 @@ def _count_devices(words: list[str], tokens: list[tuple[str, int]], nouns: list[
     for i, word in enumerate(words):
         if word in nouns:
             before = [_NUMBER_WORDS.get(w, 0) for w in words[max(0, i - 2):i]]
-            total += max([1, *before])
+            total += max([1] + before)
             at = i if at is None else at
     if total < 2:
         return tokens
