@@ -24,16 +24,17 @@ $(BIN)/medcode: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: medcode needs Python 3.11 (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,dask,notebooks,server]'
+	MEDCODE_COMPILE=0 $(BIN)/pip install --quiet -e '.[test,dask,notebooks,server]'
+	$(BIN)/python setup.py --quiet build_ext --inplace --parallel 2
 	@touch $@
 
 $(DEFAULT_MODEL)/meta.json: $(BIN)/medcode $(SOURCES) $(VIGNETTES_TUNE)
 	$(MEDCODE) train --corpus $(CORPUS) --split train+dev --also $(VIGNETTES_TUNE) --output $(DEFAULT_MODEL)
 
-# `pip install -e` compiles the hot path (setup.py); after an edit, this recompiles just the changed modules
+# The install compiles the hot path (setup.py); after an edit, this recompiles just the changed modules
 # (a compiled copy older than its source would run the old code: the model loader warns, a test fails).
 build: $(BIN)/medcode ## Recompile the Cython-compiled modules whose source changed (make setup compiles them all)
-	$(BIN)/python setup.py --quiet build_ext --inplace
+	$(BIN)/python setup.py --quiet build_ext --inplace --parallel 2
 
 test: build ## Run the test suite (unit tests on tiny fixtures, one end-to-end test on the default model, browser tests when Chromium is installed)
 	@if [ -x /usr/bin/chromium ]; then echo "browser tests: running in headless $$(/usr/bin/chromium --version 2>/dev/null)"; \
