@@ -248,3 +248,10 @@ def test_a_history_names_what_the_sentence_says_not_the_added_words_alone(nlp):
     # Z87.898 to "hx depression"
     codes = engine_codes(nlp, "Overdose of citalopram; hx depression.")
     assert "Z85.6" not in codes and "Z87.898" not in codes
+
+
+def test_a_condition_written_after_a_history_word_gives_its_own_history_code(nlp):
+    # the sentence's history codes, found by their title words, filled its places (Z80.9, Z85.9): the condition is
+    # matched again without the history words (medcode.nlp.histories)
+    assert "Z80.0" in engine_codes(nlp, "Screening colonoscopy in 52 yo F w/ FHx colon ca in father.")
+    assert "Z85.038" in engine_codes(nlp, "Surveillance colonoscopy, h/o colon ca.")
