@@ -158,6 +158,8 @@ CODED = [
     ("Invasive lobular ca of the L breast, ER+.", "Z17.0"),  # "ca" names the neoplasm
     ("XRT session today for rectal adenocarcinoma.", "Z51.0"),  # XRT, the radiation given
     ("Hx of falls, uses a walker.", "Z91.81"),
+    ("Pre-existing essential HTN w/ superimposed pre-eclampsia at 36 wks.", "O10.013"),  # O11: O10 for the type
+    ("Scalp laceration w/o FB after striking head on a shelf.", "W22.8XXA"),  # "after" ends the negation
 ]
 
 
