@@ -160,6 +160,10 @@ CODED = [
     ("Hx of falls, uses a walker.", "Z91.81"),
     ("Pre-existing essential HTN w/ superimposed pre-eclampsia at 36 wks.", "O10.013"),  # O11: O10 for the type
     ("Scalp laceration w/o FB after striking head on a shelf.", "W22.8XXA"),  # "after" ends the negation
+    ("CAD s/p CABG x3 (2019) and DES to LCx (2022), no angina.", "Z95.5"),  # clinical_terms.json phrases
+    ("Nonunion of displaced fx of waist of L scaphoid, 6 mo after injury.", "S62.022K"),
+    ("Felty's syndrome (RA w/ splenomegaly and neutropenia), polyarticular involvement.", "M05.09"),
+    ("Post-traumatic arthritis of the right ankle after a trimalleolar fracture.", "M12.571"),
 ]
 
 
