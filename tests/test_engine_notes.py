@@ -261,3 +261,11 @@ def test_a_condition_written_after_a_history_word_gives_its_own_history_code(nlp
     # matched again without the history words (medcode.nlp.histories)
     assert "Z80.0" in engine_codes(nlp, "Screening colonoscopy in 52 yo F w/ FHx colon ca in father.")
     assert "Z85.038" in engine_codes(nlp, "Surveillance colonoscopy, h/o colon ca.")
+
+
+def test_a_side_word_goes_with_the_words_after_it_when_a_sentence_names_both(nlp):
+    # medcode.coding.laterality.SidePairs.nearest: a left artery and a right hemiparesis; the left eye's wet AMD
+    codes = engine_codes(nlp, "Acute ischemic stroke, embolic occlusion of the L MCA; residual R hemiparesis.")
+    assert "I63.412" in codes and "I63.411" not in codes and "G81.91" in codes
+    codes = engine_codes(nlp, "Exudative AMD of the left eye with active CNV; right eye shows early dry AMD.")
+    assert "H35.3221" in codes and "H35.3211" not in codes

@@ -250,6 +250,8 @@ class CodingEngine:
         tokens = [i for i, ws in sent if not vocab_words.isdisjoint(ws)]
         if not tokens:
             return
+        if "right" in words and "left" in words and index is self.index:  # a note that names both sides
+            code = base = self._sides.nearest(base, vocab_words, sent)
         extent = (min(tokens), max(tokens) + 1)
         options = index.seventh.get(match.code)
         if options:
