@@ -164,6 +164,11 @@ CODED = [
     ("Nonunion of displaced fx of waist of L scaphoid, 6 mo after injury.", "S62.022K"),
     ("Felty's syndrome (RA w/ splenomegaly and neutropenia), polyarticular involvement.", "M05.09"),
     ("Post-traumatic arthritis of the right ankle after a trimalleolar fracture.", "M12.571"),
+    ("HS football player, helmet-to-helmet hit during a game; concussion w/o LOC.", "W21.81XA"),  # external causes
+    ("Closed nasal bone fx from elbow to face during pickup basketball.", "W50.0XXA"),
+    ("Felt a pop in R heel playing tennis; traumatic Achilles tendon rupture.", "X50.0XXA"),
+    ("Punched in the face during a fistfight at a bar. Closed fracture of the L mandible angle.", "Y04.0XXA"),
+    ("4 yo put a plastic bead in L ear canal, removed w/ forceps.", "W44.B1XA"),
 ]
 
 
@@ -269,3 +274,9 @@ def test_a_side_word_goes_with_the_words_after_it_when_a_sentence_names_both(nlp
     assert "I63.412" in codes and "I63.411" not in codes and "G81.91" in codes
     codes = engine_codes(nlp, "Exudative AMD of the left eye with active CNV; right eye shows early dry AMD.")
     assert "H35.3221" in codes and "H35.3211" not in codes
+
+
+def test_after_ends_the_scope_of_a_negation(nlp):
+    # context_rules.json terminators: "no LOC, after fall down stairs" had negated the fall
+    codes = engine_codes(nlp, "Evacuation of acute traumatic subdural hematoma, no LOC, after fall down stairs at home.")
+    assert NEGATED not in codes["W10.9XXA"][0]
