@@ -193,6 +193,8 @@ FIRST = [
     ("Seropositive RA of both wrists, no organ involvement.", "M05.731"),  # both sides, no bilateral code
     ("Seropositive RA of both wrists, no organ involvement.", "M05.732"),
     ("PEG tube change.", "Z43.1"),  # a tube change is the attention to its opening
+    ("Septic shock from pneumonia, vented 6 days.", "A41.9"),  # "septic" names several A41 codes: none bars A41.9
+    ("PCI w/ DES to RCA and to circumflex; stable angina, native CAD.", "I25.118"),  # I.C.9.b, with the angina
 ]
 
 
@@ -280,3 +282,8 @@ def test_after_ends_the_scope_of_a_negation(nlp):
     # context_rules.json terminators: "no LOC, after fall down stairs" had negated the fall
     codes = engine_codes(nlp, "Evacuation of acute traumatic subdural hematoma, no LOC, after fall down stairs at home.")
     assert NEGATED not in codes["W10.9XXA"][0]
+
+
+def test_no_angina_gives_no_combination_with_angina(nlp):
+    codes = engine_codes(nlp, "Coronary artery disease of native vessels without angina. Stable on aspirin.")
+    assert codes["I25.118"][1] > 0 and codes["I25.10"][1] == 0  # a near miss, not the rule's combination

@@ -34,6 +34,7 @@ from medcode.coding.newborn import NEWBORN_CATEGORIES, NewbornCodes
 from medcode.coding.receptors import RECEPTOR_CATEGORY, receptor_codes
 from medcode.coding.regions import read_regions
 from medcode.coding.rules import (
+    COMBINATION_RANK,
     absence_codes,
     combination_codes,
     elevated_bp_codes,
@@ -46,7 +47,7 @@ from medcode.coding.tables import table_codes
 from medcode.coding.transport import transport_codes
 from medcode.coding.trimesters import TrimesterCodes
 from medcode.nlp.context import DOCS_KEPT, STATUS_KEY
-from medcode.nlp.histories import COMBINATION_RANK, add_histories
+from medcode.nlp.histories import add_histories
 from medcode.nlp.matcher import HITS_KEY, CodeHit, span_label
 from medcode.nlp.reading import (
     SentenceReader,

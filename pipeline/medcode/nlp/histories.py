@@ -7,15 +7,11 @@ from __future__ import annotations
 
 from medcode.about import CM, FAMILY, HISTORICAL, NEGATED
 from medcode.coding import FAMILY_HISTORY, PERSONAL_HISTORY
-from medcode.coding.rules import history_code
+from medcode.coding.rules import COMBINATION_RANK, history_code
 from medcode.nlp.matcher import HITS_KEY, CodeHit
 from medcode.nlp.reading import inside_sentence
 from medcode.textnorm import alias_key
 
-#: A condition counts for a combination rule or a history code when the engine ranks its code this high in its
-#: sentence (or the lexicon finds its title): lower ranks are a sentence's near misses ("CKD" also scores N18.1
-#: ... N18.9).
-COMBINATION_RANK = 2
 #: The words the history matchers add to a sentence, by kind (and taken out again to find the condition).
 HISTORY_WORDS = {"family": frozenset({"family", "history"}), "personal": frozenset({"personal", "history"})}
 _ALL_HISTORY_WORDS = frozenset().union(*HISTORY_WORDS.values())
