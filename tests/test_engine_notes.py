@@ -169,6 +169,7 @@ CODED = [
     ("Felt a pop in R heel playing tennis; traumatic Achilles tendon rupture.", "X50.0XXA"),
     ("Punched in the face during a fistfight at a bar. Closed fracture of the L mandible angle.", "Y04.0XXA"),
     ("4 yo put a plastic bead in L ear canal, removed w/ forceps.", "W44.B1XA"),
+    ("Primary classical C-section at 38 wks for breech presentation, single liveborn.", "O32.1XX0"),  # maternal care
 ]
 
 
