@@ -158,6 +158,18 @@ CODED = [
     ("Invasive lobular ca of the L breast, ER+.", "Z17.0"),  # "ca" names the neoplasm
     ("XRT session today for rectal adenocarcinoma.", "Z51.0"),  # XRT, the radiation given
     ("Hx of falls, uses a walker.", "Z91.81"),
+    ("Pre-existing essential HTN w/ superimposed pre-eclampsia at 36 wks.", "O10.013"),  # O11: O10 for the type
+    ("Scalp laceration w/o FB after striking head on a shelf.", "W22.8XXA"),  # "after" ends the negation
+    ("CAD s/p CABG x3 (2019) and DES to LCx (2022), no angina.", "Z95.5"),  # clinical_terms.json phrases
+    ("Nonunion of displaced fx of waist of L scaphoid, 6 mo after injury.", "S62.022K"),
+    ("Felty's syndrome (RA w/ splenomegaly and neutropenia), polyarticular involvement.", "M05.09"),
+    ("Post-traumatic arthritis of the right ankle after a trimalleolar fracture.", "M12.571"),
+    ("HS football player, helmet-to-helmet hit during a game; concussion w/o LOC.", "W21.81XA"),  # external causes
+    ("Closed nasal bone fx from elbow to face during pickup basketball.", "W50.0XXA"),
+    ("Felt a pop in R heel playing tennis; traumatic Achilles tendon rupture.", "X50.0XXA"),
+    ("Punched in the face during a fistfight at a bar. Closed fracture of the L mandible angle.", "Y04.0XXA"),
+    ("4 yo put a plastic bead in L ear canal, removed w/ forceps.", "W44.B1XA"),
+    ("Primary classical C-section at 38 wks for breech presentation, single liveborn.", "O32.1XX0"),  # maternal care
 ]
 
 
@@ -182,6 +194,8 @@ FIRST = [
     ("Seropositive RA of both wrists, no organ involvement.", "M05.731"),  # both sides, no bilateral code
     ("Seropositive RA of both wrists, no organ involvement.", "M05.732"),
     ("PEG tube change.", "Z43.1"),  # a tube change is the attention to its opening
+    ("Septic shock from pneumonia, vented 6 days.", "A41.9"),  # "septic" names several A41 codes: none bars A41.9
+    ("PCI w/ DES to RCA and to circumflex; stable angina, native CAD.", "I25.118"),  # I.C.9.b, with the angina
 ]
 
 
@@ -248,3 +262,29 @@ def test_a_history_names_what_the_sentence_says_not_the_added_words_alone(nlp):
     # Z87.898 to "hx depression"
     codes = engine_codes(nlp, "Overdose of citalopram; hx depression.")
     assert "Z85.6" not in codes and "Z87.898" not in codes
+
+
+def test_a_condition_written_after_a_history_word_gives_its_own_history_code(nlp):
+    # the sentence's history codes, found by their title words, filled its places (Z80.9, Z85.9): the condition is
+    # matched again without the history words (medcode.nlp.histories)
+    assert "Z80.0" in engine_codes(nlp, "Screening colonoscopy in 52 yo F w/ FHx colon ca in father.")
+    assert "Z85.038" in engine_codes(nlp, "Surveillance colonoscopy, h/o colon ca.")
+
+
+def test_a_side_word_goes_with_the_words_after_it_when_a_sentence_names_both(nlp):
+    # medcode.coding.laterality.SidePairs.nearest: a left artery and a right hemiparesis; the left eye's wet AMD
+    codes = engine_codes(nlp, "Acute ischemic stroke, embolic occlusion of the L MCA; residual R hemiparesis.")
+    assert "I63.412" in codes and "I63.411" not in codes and "G81.91" in codes
+    codes = engine_codes(nlp, "Exudative AMD of the left eye with active CNV; right eye shows early dry AMD.")
+    assert "H35.3221" in codes and "H35.3211" not in codes
+
+
+def test_after_ends_the_scope_of_a_negation(nlp):
+    # context_rules.json terminators: "no LOC, after fall down stairs" had negated the fall
+    codes = engine_codes(nlp, "Evacuation of acute traumatic subdural hematoma, no LOC, after fall down stairs at home.")
+    assert NEGATED not in codes["W10.9XXA"][0]
+
+
+def test_no_angina_gives_no_combination_with_angina(nlp):
+    codes = engine_codes(nlp, "Coronary artery disease of native vessels without angina. Stable on aspirin.")
+    assert codes["I25.118"][1] > 0 and codes["I25.10"][1] == 0  # a near miss, not the rule's combination

@@ -20,6 +20,10 @@ from importlib import resources
 from medcode.textnorm import content_words
 
 RULES_FILE = "coding_rules.json"
+#: A condition counts for a combination rule or a history code when the engine ranks its code this high in its
+#: sentence (or the lexicon finds its title): lower ranks are a sentence's near misses ("CKD" also scores N18.1
+#: ... N18.9); a lexicon term that names several codes gives each this rank.
+COMBINATION_RANK = 2
 
 
 @functools.cache
@@ -104,7 +108,9 @@ def combination_codes(found: Iterable[tuple[str, int, object]], words: set[str])
                 break
             best.append(hit)
         else:
-            if rule.none and any(code.startswith(rule.none) for code, _, _ in found):
+            # A code found only as a near miss, or as one of a lexicon term's several codes ("septic": A41.2,
+            # A41.50, A41.89 ...), names no condition that bars the rule (A41.9 for septic shock had been barred).
+            if rule.none and any(code.startswith(rule.none) for code, rank, _ in found if rank < COMBINATION_RANK):
                 continue
             if rule.words and not any(w <= words for w in rule.words):
                 continue

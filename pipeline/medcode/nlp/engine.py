@@ -34,11 +34,11 @@ from medcode.coding.newborn import NEWBORN_CATEGORIES, NewbornCodes
 from medcode.coding.receptors import RECEPTOR_CATEGORY, receptor_codes
 from medcode.coding.regions import read_regions
 from medcode.coding.rules import (
+    COMBINATION_RANK,
     absence_codes,
     combination_codes,
     elevated_bp_codes,
     follow_up_codes,
-    history_code,
     therapy_encounter_codes,
 )
 from medcode.coding.screening import observation_codes, screening_codes
@@ -47,10 +47,10 @@ from medcode.coding.tables import table_codes
 from medcode.coding.transport import transport_codes
 from medcode.coding.trimesters import TrimesterCodes
 from medcode.nlp.context import DOCS_KEPT, STATUS_KEY
+from medcode.nlp.histories import add_histories
 from medcode.nlp.matcher import HITS_KEY, CodeHit, span_label
 from medcode.nlp.reading import (
     SentenceReader,
-    inside_sentence,
     own_count,
     planned_only,
     procedural_sentences,
@@ -64,9 +64,6 @@ PER_SENTENCE = 8
 PCS_PER_SENTENCE = 3
 #: Index subsets kept for completing table codes (a prefix each).
 _SUBSETS_KEPT = 2048
-#: A condition counts for a combination rule when the engine ranks its code this high in its sentence (or
-#: the lexicon finds its title): lower ranks are a sentence's near misses ("CKD" also scores N18.1 ... N18.9).
-COMBINATION_RANK = 2
 #: Statuses under which a condition is not the patient's current one, so it joins no combination.
 _NOT_CURRENT = frozenset({NEGATED, FAMILY, HISTORICAL, HYPOTHETICAL})
 #: Where a doc keeps the engine's codes when the engine is asked to remember them.
@@ -234,7 +231,7 @@ class CodingEngine:
         self._tables_and_procedures(sentences, hits, keys, note_words, pcs_tokens)
         statuses = self._statuses(doc, hits, frozenset(signed))
         self._combinations(doc, hits, keys, statuses, note_words)
-        self._histories(doc, sentences, bags, hits, keys, statuses, note_words)
+        add_histories(self, doc, sentences, bags, hits, keys, statuses, note_words)
         self._trimesters.apply(hits, next((trimester(code) for _, _, code in values if code.startswith("Z3A")), None))
         statuses = self._statuses(doc, hits)  # the history codes' extents too
         if self.remember:
@@ -254,6 +251,8 @@ class CodingEngine:
         tokens = [i for i, ws in sent if not vocab_words.isdisjoint(ws)]
         if not tokens:
             return
+        if "right" in words and "left" in words and index is self.index:  # a note that names both sides
+            code = base = self._sides.nearest(base, vocab_words, sent)
         extent = (min(tokens), max(tokens) + 1)
         options = index.seventh.get(match.code)
         if options:
@@ -335,38 +334,6 @@ class CodingEngine:
                 # already ranked it lower.
                 hits[extent] = [h for h in hits.get(extent, ()) if h.code != code] + [CodeHit(code, CM, "engine", 1.0, 0)]
                 keys.setdefault(extent, alias_key(["combination", code]))
-
-    def _histories(self, doc, sentences, bags, hits, keys, statuses, note_words) -> None:
-        """Family-history codes for a relative's condition; personal-history codes for a past one."""
-        # A condition's code gives its history code directly where the rules data list it (a relative's
-        # colon cancer, C18.9 from the Table of Neoplasms, is Z80.0 "digestive organs": no title word of
-        # Z80.0 says "colon"; a past myocardial infarction is I25.2, not a Z code).
-        lexicon = doc.user_data.get(HITS_KEY, {})
-        for extent, status in list(statuses.items()):
-            if NEGATED in status or not (FAMILY in status or HISTORICAL in status):
-                continue
-            kind = "family" if FAMILY in status else "personal"
-            # A sentence's near misses name no history (COMBINATION_RANK): "Mother had breast cancer" ranks
-            # C44.501, skin of breast, 4th, and its Z80.8 came out beside Z80.3 at the same score.
-            named = [h for h in hits.get(extent, ()) if h.rank <= COMBINATION_RANK] + [
-                CodeHit(*h) for h in lexicon.get(extent, ("", ()))[1] if h[2] != "learned"]
-            for code in sorted({history_code(kind, h.code) for h in named if h.system == CM} - {None}):
-                if not any(h.code == code for h in hits.get(extent, ())):
-                    hits.setdefault(extent, []).append(CodeHit(code, CM, "engine", 1.0, 0))
-                    keys.setdefault(extent, lexicon[extent][0] if extent in lexicon else alias_key(["history", code]))
-        for kind, status, extra in (("family", FAMILY, {"family", "history"}), ("personal", HISTORICAL, {"personal", "history"})):
-            # The extents of that status first (most notes have none): testing every extent against every
-            # sentence was 0.4-0.6 ms of a CodiEsp dev note.
-            flagged = [extent for extent in hits
-                       if status in statuses.get(extent, ()) and NEGATED not in statuses.get(extent, ())]
-            wanted = [i for i, sent in enumerate(sentences) if any(inside_sentence(e, sent) for e in flagged)]
-            if not wanted:
-                continue
-            matcher = self._matcher(kind)
-            found = matcher.match([bags[i] | extra for i in wanted], 3)
-            for i, matches in zip(wanted, found):  # a match of the added words alone names nothing ("hx" -> Z85.6)
-                for rank, match in enumerate(m for m in matches if not {matcher.index.words[c] for c in m.columns} <= extra):
-                    self._add(hits, keys, sentences[i], match, rank, note_words, matcher.index)
 
     def _store(self, doc: Doc, hits: dict, keys: dict) -> None:
         """Merge the engine's hits into the doc's mentions (one entry per extent, as the matcher keeps)."""

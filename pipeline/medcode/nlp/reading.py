@@ -18,6 +18,9 @@ _TYPED_VIRUSES = frozenset({"influenza", "flu"})
 #: had I25.119 (coronary disease with angina) before R07.9 (2 of 505 fresh2/fresh3 notes).
 _NEGATORS = frozenset({"without", "no", "not", "w/o", "non", "denies", "denied", "negative", "nor", "r/o", "rule"})
 _SCOPE_ENDS = frozenset({"but", "with", "except", "although", "however", "and", "or"}) - {"or", "and"}
+#: Words that open a clause of circumstances, which ends a negation's scope and is read as words: "laceration w/o FB
+#: after striking head on a shelf" had lost the striking to the "w/o" (W22.8 missed, 2 of 505 fresh2/fresh3 notes).
+_OPENERS = frozenset({"after", "while"})
 #: Words a negation states rather than denies: "could not afford the refill" is the reason of an underdosing
 #: (Z91.120), which the engine must read; the negation ends at them.
 _STATED_UNDER_NEGATION = frozenset({"afford"})
@@ -28,7 +31,7 @@ _SIDE_LETTERS = {"R": ("right",), "L": ("left",), "Rt": ("right",), "Lt": ("left
 #: A token joined by a slash is two words when a part is this long: "PT/aftercare" had no "aftercare" (Z47.1 missed).
 _SLASH_PART = 4
 #: What a token text is to a negation's scope (see :meth:`SentenceReader.words`); a gap is punctuation or space.
-_PLAIN, _SCOPE_END, _CLAUSE_MARK, _NEGATOR, _STATED, _TYPE_LETTER, _GAP = range(7)
+_PLAIN, _SCOPE_END, _CLAUSE_MARK, _NEGATOR, _STATED, _TYPE_LETTER, _GAP, _OPENER = range(8)
 #: Words before a drug that say the patient takes it ("on apixaban").
 _TAKING = frozenset({"on", "taking", "takes", "using"})
 #: Words that join a drug to the one before it in a list: "on insulin glargine plus metformin" takes both (Z79.4 and
@@ -190,6 +193,9 @@ class SentenceReader:
                 continue
             elif kind == _SCOPE_END:
                 negated = negated and _negated_list(rows, i, vocab)
+            elif kind == _OPENER:
+                negated = False
+                sent.append((i, words))
             elif kind == _NEGATOR:
                 negated = True
             elif not negated or kind == _STATED:
@@ -205,7 +211,8 @@ class SentenceReader:
         token = lexeme.orth_
         text = token.lower()
         kind = (_SCOPE_END if text in _SCOPE_ENDS else _CLAUSE_MARK if text in ",;:" else _NEGATOR if text in _NEGATORS
-                else _STATED if text in _STATED_UNDER_NEGATION else _TYPE_LETTER if text in ("a", "b") else _PLAIN)
+                else _STATED if text in _STATED_UNDER_NEGATION else _TYPE_LETTER if text in ("a", "b")
+                else _OPENER if text in _OPENERS else _PLAIN)
         if lexeme.is_punct or lexeme.is_space:
             # A clause mark ends a negation's scope (and so does a scope word, whatever it is); other punctuation
             # and space are skipped.
