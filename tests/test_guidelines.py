@@ -23,3 +23,11 @@ def test_a_full_code_goes_before_its_header_only_when_the_note_supports_it_about
     header, weak = sug("0DT6", 0.6, PCS, billable=False), sug("0DT60ZZ", 0.1, PCS)
     apply_guidelines([header, weak])
     assert header["score"] > weak["score"]  # the header keeps its question for the missing axis
+
+
+def test_a_diagnosis_the_model_doubts_does_not_push_its_symptom_down():
+    # Guideline I.B.5 applies to an established diagnosis: an engine's near miss ("orthostatic hypotension" for
+    # a note that states syncope) is not one, and the symptom the note states keeps its place.
+    doubted, symptom = sug("I95.1", 0.003, evidence=["lightheaded on standing"]), sug("R55", 0.5, evidence=["syncope"])
+    apply_guidelines([doubted, symptom])
+    assert symptom["score"] == 0.5 and "integral_to" not in symptom

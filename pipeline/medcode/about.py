@@ -42,7 +42,7 @@ def release_title(system: str, fiscal_year: int, april: bool = False) -> str:
 
 #: Version of what a model folder stores. Bump it whenever a stored class gains or loses state:
 #: a model of another format is refused on load with a message, instead of failing mid-prediction.
-MODEL_FORMAT = 7
+MODEL_FORMAT = 8  # 8: the ranker's engine_category_rank feature
 
 #: Fixed artifact names inside a model folder (scispaCy style: one name, one meaning).
 META_FILE = "meta.json"

@@ -79,6 +79,8 @@ class CandidatePool:
         category_demoting: ``{category: statuses}`` of its negated / family mentions.
         stated_values: ``{category: codes}`` the engine read from a value the note states of the patient
             (BMI, weeks of gestation, burn extent; :mod:`medcode.coding.measurements`).
+        engine_ranks: ``{(sentence, category): {code: best engine rank}}`` of the engine's proposals, for
+            :meth:`category_rank`.
     """
 
     system: str
@@ -92,6 +94,17 @@ class CandidatePool:
     category_affirmed: set[str] = field(default_factory=set)
     category_demoting: dict[str, set[str]] = field(default_factory=dict)
     stated_values: dict[str, set[str]] = field(default_factory=dict)
+    engine_ranks: dict[tuple[int, str], dict[str, int]] = field(default_factory=dict)
+
+    def category_rank(self, sentence: int, code: str, rank: int) -> int:
+        """How many other codes of ``code``'s category the engine ranked above ``rank`` in the sentence.
+
+        The engine's rank is the sentence's: in "hypertensive heart and CKD with HF, CKD stage 4" the heart
+        failure's near misses (I50.21, I13.10) come before N18.4, the first code of another condition. Within
+        its category a code is its condition's first choice (0) or a runner-up.
+        """
+        group = self.engine_ranks.get((sentence, code[:CATEGORY_LENGTH[self.system]]))
+        return sum(other < rank for other in group.values()) if group else 0
 
     def contradicted(self, code: str) -> str | None:
         """Why a code is set aside because the note states another value of its category, or ``None``.
@@ -126,6 +139,7 @@ def _gather_links(system: str, mentions: list[Mention], index: dict[str, int],
     affirmed: set[str] = set()
     set_aside: dict[str, set[str]] = defaultdict(set)
     stated: dict[str, set[str]] = defaultdict(set)
+    engine_ranks: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
     # A note names the same codes many times: the ancestors a code adds a child link to, computed once.
     parents = {} if parents is None else parents
     # category() inlined: a call per hit was a tenth of this function's time.
@@ -147,6 +161,10 @@ def _gather_links(system: str, mentions: list[Mention], index: dict[str, int],
                     # dropped), so an affirmed engine hit of one is the patient's value.
                     if hit.source == "engine" and system == CM and code.startswith(VALUE_CATEGORIES):
                         stated[code[:3]].add(code)
+                if hit.source == "engine":
+                    held = engine_ranks[m.sentence, cat].get(code)
+                    if held is None or hit.rank < held:
+                        engine_ranks[m.sentence, cat][code] = hit.rank
                 # An affirmed mention (most are) sets nothing aside: no status sets are built for it.
                 if status:
                     set_aside[cat] |= demoting(code, system, status)
@@ -157,7 +175,7 @@ def _gather_links(system: str, mentions: list[Mention], index: dict[str, int],
                 found = parents[code] = [parent for parent in ancestors(code, system) if parent in index]
             for parent in found:
                 child_links[parent] = child_links.get(parent, 0) + 1
-    return links, Counter(child_links), affirmed, set_aside, stated
+    return links, Counter(child_links), affirmed, set_aside, stated, engine_ranks
 
 
 def propose(system: str, ridge_row: np.ndarray, knn_votes: dict[str, tuple[float, float]],
@@ -181,7 +199,7 @@ def propose(system: str, ridge_row: np.ndarray, knn_votes: dict[str, tuple[float
         order = np.argsort(-ridge_row, kind="stable")
     rank_of = np.empty(len(order), dtype=np.int64)
     rank_of[order] = np.arange(len(order))
-    links, child_links, affirmed, set_aside, stated = _gather_links(system, mentions, index, _known_parents(model, system, index))
+    links, child_links, affirmed, set_aside, stated, engine_ranks = _gather_links(system, mentions, index, _known_parents(model, system, index))
 
     codes = [labels[j] for j in order[:n_ridge].tolist()]
     # Neighbour-only ICD-10-CM codes need KNN_MIN_VOTE: CodiEsp dev (train-only model) pools held 57 such codes
@@ -203,4 +221,4 @@ def propose(system: str, ridge_row: np.ndarray, knn_votes: dict[str, tuple[float
         codes = sorted(codes, key=strength, reverse=True)[:max_candidates]
     top_ridge = max(float(ridge_row[order[0]]), 1e-6) if len(order) else 1.0
     return CandidatePool(system, codes, links, child_links, ridge, ridge_rank, top_ridge, knn_votes,
-                         affirmed, set_aside, dict(stated))
+                         affirmed, set_aside, dict(stated), dict(engine_ranks))
