@@ -171,6 +171,22 @@ def test_save_replaces_a_model_of_an_older_format(fresh_tiny_model, tmp_path):
     assert Medcoder.load(target)
 
 
+def test_save_replaces_the_previous_format_whose_manifest_lists_meta_json(fresh_tiny_model, tmp_path):
+    """Formats 4-7 list meta.json in the manifest by its content's digest: `make setup` after the format 7 -> 8
+    change refused the old default model ("meta.json does not match its manifest")."""
+    from medcode.manifest import manifest
+
+    target = tmp_path / "m"
+    fresh_tiny_model.save(target)
+    meta = json.loads((target / META_FILE).read_text())
+    older = {**meta, "model_format": meta["model_format"] - 1}
+    older["manifest"] = manifest(target, older)
+    (target / META_FILE).write_text(json.dumps(older))
+    fresh_tiny_model.save(target)
+    assert json.loads((target / META_FILE).read_text())["model_format"] == meta["model_format"]
+    assert Medcoder.load(target)
+
+
 def test_scores_do_not_depend_on_the_batch_or_the_thread_count():
     """--workers, Dask and --resume cut the input into other batches and run other thread counts."""
     import random

@@ -66,6 +66,7 @@ from medcode.manifest import (
     gunzip,
     library_versions,
     manifest,
+    meta_digest,
     model_files,
     model_id,
     read_json_gz,
@@ -85,7 +86,8 @@ def _not_replaceable(folder: Path) -> str | None:
     """Why a non-empty folder is not a medcode model folder that may be replaced, or ``None`` if it is.
 
     A model of this format must pass the full check; one of an older format must have every file
-    listed in its manifest with the right hash (those formats left ``meta.json`` and the model card out).
+    listed in its manifest with the right hash (formats before 4 left ``meta.json`` and the model card out;
+    later ones list ``meta.json`` by :func:`~medcode.manifest.meta_digest` of its content, as now).
     """
     try:
         meta = read_meta_file(folder)
@@ -98,7 +100,9 @@ def _not_replaceable(folder: Path) -> str | None:
         check_manifest_shape(folder, meta.get("manifest"))
         files, expected = model_files(folder), meta["manifest"]
         for name, digest in expected.items():
-            if name not in files or sha256_file(files[name]) != digest:
+            # meta.json's entry is its content's digest (a format-7 model could not be retrained over at format 8).
+            found_digest = meta_digest(meta) if name == META_FILE else sha256_file(files[name]) if name in files else None
+            if found_digest != digest:
                 return f"is not an intact medcode model folder ({shown(name, 60)} does not match its manifest)"
         extra = sorted(n for n in files if n not in expected and Path(n).name not in (META_FILE, MODEL_CARD_FILE))
         if extra:
