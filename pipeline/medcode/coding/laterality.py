@@ -30,8 +30,12 @@ class SidePairs:
         self._other: dict[str, str] | None = None
         self._after: dict[str, str] = {}
 
+    def _code_by_title(self) -> dict[str, str]:
+        """Every code by its title in lower case (built for each first use: most notes name neither need)."""
+        return {title.lower(): code for code, title in zip(self._codes, self._titles)}
+
     def _build(self) -> dict[str, tuple[str, str]]:
-        by_title = {title.lower(): code for code, title in zip(self._codes, self._titles)}
+        by_title = self._code_by_title()
         pairs = {}
         for code, title in zip(self._codes, self._titles):
             low = title.lower()
@@ -103,7 +107,7 @@ class SidePairs:
     def _build_other(self) -> tuple[dict[str, str], dict[str, str]]:
         """Each one-sided code's code of the other side (same title, the side word swapped), and the title's
         word after its side word (canonical)."""
-        by_title = {title.lower(): code for code, title in zip(self._codes, self._titles)}
+        by_title = self._code_by_title()
         other, after = {}, {}
         for code, title in zip(self._codes, self._titles):
             low = title.lower()

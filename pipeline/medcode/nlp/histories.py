@@ -43,9 +43,7 @@ def add_histories(engine, doc, sentences, bags, hits, keys, statuses, note_words
         named = [h for h in hits.get(extent, ()) if h.rank <= COMBINATION_RANK] + [
             CodeHit(*h) for h in lexicon.get(extent, ("", ()))[1] if h[2] != "learned"]
         for code in sorted({history_code(kind, h.code) for h in named if h.system == CM} - {None}):
-            if not any(h.code == code for h in hits.get(extent, ())):
-                hits.setdefault(extent, []).append(CodeHit(code, CM, "engine", 1.0, 0))
-                keys.setdefault(extent, lexicon[extent][0] if extent in lexicon else alias_key(["history", code]))
+            _add_history(hits, keys, extent, code, lexicon[extent][0] if extent in lexicon else None)
     _stated_histories(engine, sentences, bags, hits, keys, note_words)
     for kind, status in (("family", FAMILY), ("personal", HISTORICAL)):
         # The extents of that status first (most notes have none): testing every extent against every
@@ -90,9 +88,15 @@ def _stated_histories(engine, sentences, bags, hits, keys, note_words) -> None:
         kind, extent = found[i]
         for match in best:
             code = history_code(kind, engine.index.codes[match.code])
-            if code is not None and not any(h.code == code for h in hits[extent]):
-                hits[extent].append(CodeHit(code, CM, "engine", 1.0, 0))
-                keys.setdefault(extent, alias_key(["history", code]))
+            if code is not None:
+                _add_history(hits, keys, extent, code)
+
+
+def _add_history(hits: dict, keys: dict, extent: tuple[int, int], code: str, key: str | None = None) -> None:
+    """Add a history code at an extent unless it is there already (its key: the mention's, else its own)."""
+    if not any(h.code == code for h in hits.get(extent, ())):
+        hits.setdefault(extent, []).append(CodeHit(code, CM, "engine", 1.0, 0))
+        keys.setdefault(extent, key if key is not None else alias_key(["history", code]))
 
 
 def _unnamed(engine, code: str) -> bool:
