@@ -226,3 +226,16 @@ def test_the_code_table_holds_every_code_of_the_release(kb):
     for entry in kb.entries():
         assert table[(entry.system, entry.code)] == (entry.billable, entry.title)
     assert table[(CM, "Z99.99")] == (False, "")
+
+
+def test_an_extra_corpus_weighs_its_unlinked_diagnosis_rows_less_and_every_procedure_row_alike():
+    import numpy as np
+
+    from medcode.features import COLUMN, FEATURES
+    from medcode.training import row_weights
+
+    rows = np.zeros((3, len(FEATURES)))
+    rows[1, COLUMN["n_mentions"]] = 2  # only the second code is named by a mention
+    assert row_weights(CM, rows, 0.05, 0.3).tolist() == [0.3, 1.0, 0.3]
+    assert row_weights(PCS, rows, 0.05, 0.3).tolist() == [0.05, 0.05, 0.05]
+    assert TrainConfig().also_unlinked_weight < 1.0  # the default trains with it

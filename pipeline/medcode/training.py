@@ -25,7 +25,7 @@ from medcode.coding.index import CodeIndex
 from medcode.config import TrainConfig
 from medcode.corpus import corpus_hash, load_notes
 from medcode.errors import InputError
-from medcode.features import CodeTable, feature_matrix
+from medcode.features import COLUMN, CodeTable, feature_matrix
 from medcode.lexicon import kb_lexicon, learn_aliases, merge_lexicons
 from medcode.manifest import note_fingerprint
 from medcode.mentions import doc_mentions
@@ -59,12 +59,14 @@ class _Corpus:
     words: list[frozenset[str]]
     clinical_words: set[str] = field(default_factory=set)
     pcs_weights: list[float] = field(default_factory=list)
+    unlinked_weights: list[float] = field(default_factory=list)
     rows: dict[str, list] = field(default_factory=lambda: {s: [] for s in SYSTEMS})
     recall: dict[str, list[int]] = field(default_factory=lambda: {s: [0, 0] for s in SYSTEMS})
 
 
 def train_model(notes: list[Note], config: TrainConfig | None = None, progress: Progress | None = None,
-                kb: KnowledgeBase | None = None, pcs_weights: list[float] | None = None):
+                kb: KnowledgeBase | None = None, pcs_weights: list[float] | None = None,
+                unlinked_weights: list[float] | None = None):
     """Train a :class:`medcode.Medcoder` on coded notes.
 
     Args:
@@ -73,6 +75,8 @@ def train_model(notes: list[Note], config: TrainConfig | None = None, progress: 
         progress: called at each stage and fold with ``(stage, done, total)``.
         kb: the code sets (the full FY2026 knowledge base when ``None``; tests pass a tiny one).
         pcs_weights: per note, its weight in the ICD-10-PCS ranker (1 when ``None``).
+        unlinked_weights: per note, the weight in the ICD-10-CM ranker of its candidates that no mention
+            names (1 when ``None``).
 
     Returns:
         The trained model (its ``meta`` holds candidate recall and calibration on the training
@@ -98,6 +102,7 @@ def train_model(notes: list[Note], config: TrainConfig | None = None, progress: 
     say(f"tokenizing {len(notes)} notes", 1, total)
     corpus = _prepare(nlp, notes, base_lexicon, config)
     corpus.pcs_weights = pcs_weights or [1.0] * len(notes)
+    corpus.unlinked_weights = unlinked_weights or [1.0] * len(notes)
     code_info = CodeTable(lambda c, s: (e.billable, e.title) if (e := kb.get(c, s)) else None)
     folds = KFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
     for fold, (train_idx, test_idx) in enumerate(folds.split(corpus.texts), start=1):
@@ -175,7 +180,22 @@ def _fold_candidates(nlp, corpus: _Corpus, train_idx, test_idx, base_lexicon: di
             corpus.recall[s][1] += len(truth)
             corpus.rows[s].append((np.full(len(pool.codes), i), features,
                                    np.array([c in truth for c in pool.codes], dtype=np.int8),
-                                   np.full(len(pool.codes), corpus.pcs_weights[i] if s == PCS else 1.0)))
+                                   row_weights(s, features, corpus.pcs_weights[i], corpus.unlinked_weights[i])))
+
+
+def row_weights(system: str, features: np.ndarray, pcs_weight: float, unlinked_weight: float) -> np.ndarray:
+    """Each candidate row's weight in its system's ranker.
+
+    Args:
+        system: the code system of the rows.
+        features: the rows' feature matrix (its ``n_mentions`` column tells a linked code).
+        pcs_weight: the note's weight in the ICD-10-PCS ranker (every row).
+        unlinked_weight: in the ICD-10-CM ranker, the weight of the rows no mention names (see
+            :class:`medcode.config.TrainConfig`'s ``also_unlinked_weight``).
+    """
+    if system == PCS:
+        return np.full(len(features), pcs_weight)
+    return np.where(features[:, COLUMN["n_mentions"]] > 0, 1.0, unlinked_weight)
 
 
 def _fit_rankers(corpus: _Corpus, config: TrainConfig, n_notes: int) -> tuple[dict, dict]:
@@ -351,7 +371,8 @@ def train_corpus(corpus: str | Path, output: str | Path, split: str | None = "tr
     applied = apply_feedback(notes, feedback) if feedback else None
     notes = [n for n in notes if any(n.codes.values())]
     pcs_weights = [config.also_pcs_weight if n.id in also_ids else 1.0 for n in notes]
-    model = train_model(notes, config, progress=progress, pcs_weights=pcs_weights)
+    unlinked_weights = [config.also_unlinked_weight if n.id in also_ids else 1.0 for n in notes]
+    model = train_model(notes, config, progress=progress, pcs_weights=pcs_weights, unlinked_weights=unlinked_weights)
     names = [f"{Path(corpus).name}:{split}", *(Path(p).name for p in also)]
     extra = {"training": {**model.meta["training"], "corpus": " + ".join(names),
                           **({"feedback": {"file": Path(feedback).name, **applied}} if applied else {})}}
