@@ -180,6 +180,17 @@ CODED = [
     ("Sickle cell disease Hb SS w/ vaso-occlusive pain crisis.", "D57.00"),
     ("T1DM w/ diabetic nephropathy; insulin pump.", "Z96.41"),
     ("HFrEF from ischemic cardiomyopathy; MI 2 yrs ago.", "I25.2"),  # "yrs ago" is history
+    ("FOOSH on ice; closed Colles fx of the L distal radius.", "W00.0XXA"),  # circumstances (coding_rules.json)
+    ("Assaulted w/ fists; nasal bone fx.", "Y04.0XXA"),
+    ("Homeless, slept outdoors; frostbite of L toes.", "X31.XXXA"),
+    ("Asymptomatic, screening ECG ordered.", "Z13.6"),
+    ("Inverted R ankle stepping off a curb; sprain of the R ATFL.", "W18.43XA"),  # "without X due to Y" (index.py)
+    ("Bitten on the hand by a rattlesnake while hiking.", "T63.011A"),  # clinical_terms.json phrases
+    ("Schizophrenia, non-adherent to meds.", "Z91.148"),
+    ("Adjustment of R below-knee prosthesis.", "Z44.121"),
+    ("Adjustment disorder after job loss.", "Z56.0"),
+    ("Gastroenteritis, vomited x3.", "R11.10"),
+    ("Irritated seborrheic keratoses on the back.", "L82.0"),
 ]
 
 
@@ -206,6 +217,7 @@ FIRST = [
     ("PEG tube change.", "Z43.1"),  # a tube change is the attention to its opening
     ("Septic shock from pneumonia, vented 6 days.", "A41.9"),  # "septic" names several A41 codes: none bars A41.9
     ("PCI w/ DES to RCA and to circumflex; stable angina, native CAD.", "I25.118"),  # I.C.9.b, with the angina
+    ("L5 radiculopathy due to herniated nucleus pulposus at L4-L5.", "M51.16"),  # HNP is a disc disorder
 ]
 
 
