@@ -218,6 +218,8 @@ FIRST = [
     ("Septic shock from pneumonia, vented 6 days.", "A41.9"),  # "septic" names several A41 codes: none bars A41.9
     ("PCI w/ DES to RCA and to circumflex; stable angina, native CAD.", "I25.118"),  # I.C.9.b, with the angina
     ("L5 radiculopathy due to herniated nucleus pulposus at L4-L5.", "M51.16"),  # HNP is a disc disorder
+    ("Metastases to both adrenal glands from colon cancer.", "C79.71"),  # a table's site of both sides
+    ("Metastases to both adrenal glands from colon cancer.", "C79.72"),
 ]
 
 
