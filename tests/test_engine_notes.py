@@ -170,6 +170,27 @@ CODED = [
     ("Punched in the face during a fistfight at a bar. Closed fracture of the L mandible angle.", "Y04.0XXA"),
     ("4 yo put a plastic bead in L ear canal, removed w/ forceps.", "W44.B1XA"),
     ("Primary classical C-section at 38 wks for breech presentation, single liveborn.", "O32.1XX0"),  # maternal care
+    ("Acute ischemic stroke due to occlusion of L MCA; NIHSS 8; tPA given.", "R29.708"),  # session 9: NIHSS (labs.py)
+    ("Intentional overdose of sertraline and alprazolam.", "T43.222A"),  # a class row beside a listed drug
+    ("T2DM without complications, controlled on weekly semaglutide injections.", "Z79.85"),  # a dosing interval
+    ("Prenatal visit 24 wks: pre-existing T2DM on insulin, no complications.", "Z3A.24"),  # a prenatal visit's weeks
+    ("Discharge dx: hypertensive heart and CKD with heart failure; CKD stage 3b.", "I50.9"),  # the HF's type
+    ("Heme f/u: multiple myeloma in remission after ASCT.", "Z94.84"),  # clinical_terms.json phrases
+    ("Nephrology: SLE with lupus nephritis, class IV on bx.", "M32.14"),
+    ("Sickle cell disease Hb SS w/ vaso-occlusive pain crisis.", "D57.00"),
+    ("T1DM w/ diabetic nephropathy; insulin pump.", "Z96.41"),
+    ("HFrEF from ischemic cardiomyopathy; MI 2 yrs ago.", "I25.2"),  # "yrs ago" is history
+    ("FOOSH on ice; closed Colles fx of the L distal radius.", "W00.0XXA"),  # circumstances (coding_rules.json)
+    ("Assaulted w/ fists; nasal bone fx.", "Y04.0XXA"),
+    ("Homeless, slept outdoors; frostbite of L toes.", "X31.XXXA"),
+    ("Asymptomatic, screening ECG ordered.", "Z13.6"),
+    ("Inverted R ankle stepping off a curb; sprain of the R ATFL.", "W18.43XA"),  # "without X due to Y" (index.py)
+    ("Bitten on the hand by a rattlesnake while hiking.", "T63.011A"),  # clinical_terms.json phrases
+    ("Schizophrenia, non-adherent to meds.", "Z91.148"),
+    ("Adjustment of R below-knee prosthesis.", "Z44.121"),
+    ("Adjustment disorder after job loss.", "Z56.0"),
+    ("Gastroenteritis, vomited x3.", "R11.10"),
+    ("Irritated seborrheic keratoses on the back.", "L82.0"),
 ]
 
 
@@ -196,6 +217,9 @@ FIRST = [
     ("PEG tube change.", "Z43.1"),  # a tube change is the attention to its opening
     ("Septic shock from pneumonia, vented 6 days.", "A41.9"),  # "septic" names several A41 codes: none bars A41.9
     ("PCI w/ DES to RCA and to circumflex; stable angina, native CAD.", "I25.118"),  # I.C.9.b, with the angina
+    ("L5 radiculopathy due to herniated nucleus pulposus at L4-L5.", "M51.16"),  # HNP is a disc disorder
+    ("Metastases to both adrenal glands from colon cancer.", "C79.71"),  # a table's site of both sides
+    ("Metastases to both adrenal glands from colon cancer.", "C79.72"),
 ]
 
 
@@ -288,3 +312,14 @@ def test_after_ends_the_scope_of_a_negation(nlp):
 def test_no_angina_gives_no_combination_with_angina(nlp):
     codes = engine_codes(nlp, "Coronary artery disease of native vessels without angina. Stable on aspirin.")
     assert codes["I25.118"][1] > 0 and codes["I25.10"][1] == 0  # a near miss, not the rule's combination
+
+
+def test_a_diagnosis_ends_a_negation_but_not_a_relatives_condition(nlp):
+    # context_rules.json negation_terminators: "no LOC, dx concussion" had set the concussion aside as negated
+    codes = engine_codes(nlp, "16 yo struck in head by soccer ball during game; no LOC, dx concussion.")
+    assert NEGATED not in codes["S06.0X0A"][0]
+    codes = engine_codes(nlp, "Pancreatitis without necrosis or infection, complicated by systemic inflammatory response syndrome.")
+    assert NEGATED not in codes["R65.10"][0]
+    assert "Z80.3" in engine_codes(nlp, "Mother diagnosed with breast cancer at 50.")
+    mentions = [m for m in doc_mentions(nlp("Never diagnosed with diabetes.")) if m.hits]
+    assert mentions and all(NEGATED in m.status for m in mentions)

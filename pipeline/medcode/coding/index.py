@@ -57,8 +57,10 @@ NOT_TRAUMATIC = frozenset({"stress", "pathological", "pathologic", "osteoporotic
                            "fatigue"})
 DEFAULT_WORDS = {"primary": ("M15", "M16", "M17", "M18", "M19"), "cause": _ORGANISM_CODES,
                  "diseas": _ORGANISM_CODES, "classified": _ORGANISM_CODES, "elsewhere": _ORGANISM_CODES}
-#: "without X" up to the next "with", comma or semicolon: "without cholecystitis with obstruction".
-_WITHOUT_RE = re.compile(r"\bwithout\b(.*?)(?=\bwith\b|[,;]|$)", re.IGNORECASE)
+#: "without X" up to the next "with", "due to", comma or semicolon: "without cholecystitis with obstruction"; "without
+#: falling due to stepping from one level to another" (W18.4-: the cause is required, not forbidden; "stepped off a
+#: curb" had W18.40 before W18.43).
+_WITHOUT_RE = re.compile(r"\bwithout\b(.*?)(?=\bwith\b|\bdue to\b|[,;]|$)", re.IGNORECASE)
 _PAREN_RE = re.compile(r"\(([^)]*)\)")
 #: Square brackets enclose a synonym or alternative wording (Tabular conventions, Guidelines I.A.7): "Gestational
 #: [pregnancy-induced] hypertension" is also described without it, or "gestational hypertension" paid for the

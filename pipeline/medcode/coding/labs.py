@@ -1,5 +1,5 @@
 """A laboratory value that is itself a finding a coder reports: an elevated INR (R79.1), a low glucose (E16.2), a
-potassium far out of range (E87.5, E87.6), a blood alcohol level (Y90).
+potassium far out of range (E87.5, E87.6), a blood alcohol level (Y90), a stroke scale score (R29.7-).
 
 "INR 6.2 on warfarin, no bleeding" is coded R79.1, abnormal coagulation profile, with the adverse effect
 (T45.515A) and the long-term anticoagulant (Z79.01): the value is a number, which no title word matches, and
@@ -38,6 +38,11 @@ ALCOHOL_LEVELS = ((20, "Y90.0"), (40, "Y90.1"), (60, "Y90.2"), (80, "Y90.3"), (1
                   (200, "Y90.6"), (240, "Y90.7"), (10_000, "Y90.8"))
 
 
+#: "NIHSS 8", "NIHSS score of 14", "NIHSS: 3": the NIH stroke scale score, R29.700-R29.742 by its value, coded
+#: with the stroke (Guidelines I.C.18.i; 1 of 260 fresh8 notes had I63.512 without it).
+_NIHSS = re.compile(r"\bNIHSS\b(?:\s+(?:score|of|was|is|on\s+arrival))*\s*[:=]?\s*(\d{1,2})(?!\d|\.\d|\s*-\s*\d)", re.IGNORECASE)
+NIHSS_MAX = 42
+
 #: What every match of _POTASSIUM (beside "K", case-sensitive) or _ALCOHOL has in the note's lower-case text.
 _VALUE_WORDS = ("potassium", "bal", "alcohol", "ethanol", "etoh")
 
@@ -57,7 +62,7 @@ def _value_codes(text: str) -> list[tuple[int, int, str]]:
 
 def lab_finding_codes(text: str) -> list[tuple[int, int, str]]:
     """``(start, end, code)``: R79.1 for a stated INR above :data:`ELEVATED_INR`, E16.2 for a glucose below
-    :data:`LOW_GLUCOSE`."""
+    :data:`LOW_GLUCOSE`, R29.7NN for a stated NIHSS score."""
     out = []
     if "INR" in text:  # most notes: a substring test first
         m = next((m for m in _INR.finditer(text) if float(m.group(1)) > ELEVATED_INR), None)
@@ -72,4 +77,6 @@ def lab_finding_codes(text: str) -> list[tuple[int, int, str]]:
     # (A test narrower than the patterns lost "K7.1" and "bal 220": the patterns' own literals, no more.)
     if "K" in text or any(word in low for word in _VALUE_WORDS):
         out += _value_codes(text)
+    if "nihss" in low and (m := _NIHSS.search(text)) and int(m.group(1)) <= NIHSS_MAX:
+        out.append((m.start(), m.end(), f"R29.7{int(m.group(1)):02d}"))
     return out

@@ -237,7 +237,10 @@ _MATERNAL = re.compile(r"\bpregnant\b|\bg\d+\s*p\d|gravida|primigravida|multigra
 #: ("started vitamins at 8 weeks"), a birth, a past pregnancy ("delivered at 38 weeks in 2019"), the time
 #: since delivery or surgery ("3 weeks post-op"). Not "scheduled": a "scheduled cesarean at 39 weeks" is
 #: the delivery being coded.
-_NOT_NOW_BEFORE = re.compile(r"\b(?:follow[- ]?up|return|revisit|recheck|visit|appointment|planned|plan|"
+#: (A prenatal visit's weeks are the pregnancy's: "Prenatal visit 24 wks: pre-existing T2DM" had no Z3A.24 and so no
+#: trimester for O24.11-, 1 of 260 fresh8 notes.)
+_NOT_NOW_BEFORE = re.compile(r"\b(?:follow[- ]?up|return|revisit|recheck|(?<!prenatal )(?<!antenatal )(?<!ob )visit|"
+                             r"appointment|planned|plan|"
                              r"started|begun|began|since|until|postpartum|after|born|prior|previous(?:ly)?|history|"
                              r"last)\b", re.IGNORECASE)
 _NOT_NOW_AFTER = re.compile(r"^\W*(?:\w+\W+){0,2}?(?:in\s+(?:19|20)\d\d|ago|post[- ]?op\w*|postpartum|"
@@ -255,9 +258,9 @@ _WEEKS = (
                r"(?:gestation|pregnan|dates\b|lmp\b|ultrasound\b|iup\b|intrauterine)", re.IGNORECASE),
     # "28w3d"
     re.compile(r"\b(\d{1,2})\s*w\s*\d\s*d\b", re.IGNORECASE),
-    # "first pregnancy, 10 weeks", "G2P1, 24 wks", "SVD 39w": a week count right after the pregnancy's name, nothing
+    # "first pregnancy, 10 weeks", "G2P1, 24 wks", "SVD 39w", "prenatal visit 24 wks": a week count right after the pregnancy's name, nothing
     # between ("pregnant, cough 3 weeks" is a duration; so is "3 weeks ago")
-    re.compile(r"(?:pregnan\w*|gravid\w*|\bg\d+\s*p\d+|\bn?svd)[\s,:=-]{1,4}(\d{1,2})"
+    re.compile(r"(?:pregnan\w*|gravid\w*|\bg\d+\s*p\d+|\bn?svd|(?:prenatal|antenatal|\bob)\s+visit)[\s,:=-]{1,4}(\d{1,2})"
                + _PART_WEEK + r"\s*(?:weeks?|wks?|w)\b(?!\s*(?:ago|postpartum|post))", re.IGNORECASE),
     # "28 wks, new-onset BP 146/94": a pregnancy note that opens with the weeks names the gestational age first, as
     # an obstetric note's header does (a duration is said of something: "3 weeks of cough")

@@ -19,8 +19,9 @@ from medcode.textnorm import content_words
 TERMS_FILE = "clinical_terms.json"
 #: Words that say a drug is taken over time (what Z79 "long term (current) use" needs).
 #: ("long-term" is one token, "longterm", to the tokenizer.)
+#: A dosing interval says it too: "controlled on weekly semaglutide" (Z79.85 missed, 1 of 260 fresh8 notes).
 ONGOING = frozenset({"long", "term", "longterm", "chronic", "daily", "maintenance", "home", "current", "continue",
-                     "chronically"})
+                     "chronically", "weekly", "monthly", "nightly"})
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from spacy.strings import hash_string
 from spacy.tokens import Doc, Span
 from spacy.util import ensure_path
 
-from medcode.about import MENTIONS_KEY, STATUSES
+from medcode.about import MENTIONS_KEY, NEGATED, STATUSES
 from medcode.nlp.matcher import GROUP_KEY, HITS_KEY
 
 RULES_FILE = "context_rules.json"
@@ -33,7 +33,10 @@ ATTRS = {c: f"is_{c.lower()}" for c in CATEGORIES}
 #: Where a doc keeps ``{(start token, end token): (category, ...)}`` for its mentions.
 STATUS_KEY = "medcode_status"
 _COLON = hash_string(":")
-_NONE: tuple[list, list[int]] = ([], [])  # the triggers and terminators of a sentence without any
+_NONE: tuple[list, list[int], list[int]] = ([], [], [])  # the triggers and terminators of a sentence without any
+#: Terminators of a negation's scope only (``negation_terminators``): "no LOC, dx concussion" negates no concussion,
+#: while "mother diagnosed with breast cancer" stays the mother's (f8-025: S06.0X0A had been set aside as negated).
+_NEGATION_STOP = "TERMINATE_NEGATED"
 
 
 def span_status(span: Span) -> tuple[str, ...]:
@@ -104,6 +107,7 @@ class ContextAnnotator:
                     add(f"{category}|{direction}", category, direction, phrases)
         add("PSEUDO", "PSEUDO", "", rules["pseudo"])
         add("TERMINATE", "TERMINATE", "", rules["terminators"])
+        add(_NEGATION_STOP, _NEGATION_STOP, "", rules.get("negation_terminators", []))
         self._sections = {h.lower(): c for h, c in rules["sections"].items()}
 
     def _section_status(self, doc: Doc, start: int, end: int, orths: list[int]) -> tuple[bool, str | None, bool]:
@@ -178,7 +182,7 @@ class ContextAnnotator:
             memo = self._memo[id(doc)] = (doc, len(doc), *_sentences(doc), {}, {})
         return memo[2], memo[3], memo[4], memo[5]
 
-    def _match(self, doc: Doc, bounds: list[tuple[int, int]]) -> dict[int, tuple[list, list[int]]]:
+    def _match(self, doc: Doc, bounds: list[tuple[int, int]]) -> dict[int, tuple[list, list[int], list[int]]]:
         """The triggers and terminators of each sentence that has some (see :meth:`_triggers`), by sentence number."""
         # One phrase-matcher call on the doc, its matches within a sentence kept: one call per sentence with a
         # mention (~16 a CodiEsp dev note) was 6 us each. The matcher finds every match, overlapping ones too,
@@ -191,24 +195,25 @@ class ContextAnnotator:
                 by_sentence.setdefault(k, []).append((strings[m], s - starts[k], e - starts[k]))
         return {k: self._triggers(matches) for k, matches in by_sentence.items()}
 
-    def _triggers(self, matches: list[tuple[str, int, int]]) -> tuple[list, list[int]]:
-        """A sentence's triggers (``((category, direction), start, end)``) and terminators, from its matches
-        (label, start, end; sentence offsets)."""
+    def _triggers(self, matches: list[tuple[str, int, int]]) -> tuple[list, list[int], list[int]]:
+        """A sentence's triggers (``((category, direction), start, end)``), terminators and a negation's
+        terminators (those and ``negation_terminators``), from its matches (label, start, end; sentence offsets)."""
         # A pseudo-trigger hides the triggers it overlaps ("no change" is not a negation).
         pseudo = [(s, e) for label, s, e in matches if label == "PSEUDO"]
         stops = sorted(s for label, s, _ in matches if label == "TERMINATE")
+        negation_stops = sorted(s for label, s, _ in matches if label == _NEGATION_STOP)
         triggers = [(self._meta[label], s, e) for label, s, e in matches
-                    if label not in ("PSEUDO", "TERMINATE")
+                    if label not in ("PSEUDO", "TERMINATE", _NEGATION_STOP)
                     and not any(ps <= s < pe or ps < e <= pe for ps, pe in pseudo)]
         # Longest match wins: "no history of" is a negation, not also a history.
         triggers = [t for t in triggers
                     if not any(o is not t and o[1] <= t[1] and t[2] <= o[2] and (o[2] - o[1]) > (t[2] - t[1])
                                for o in triggers)]
-        return triggers, stops
+        return triggers, stops, sorted(stops + negation_stops) if negation_stops else stops
 
-    def _annotate(self, offset: int, found: tuple[list, list[int]], spans: list[tuple[int, int]],
+    def _annotate(self, offset: int, found: tuple[list, list[int], list[int]], spans: list[tuple[int, int]],
                   section: str | None) -> dict:
-        triggers, stops = found
+        triggers, any_stops, negation_stops = found
         out = {}
         for start, end in spans:
             s0, e0 = start - offset, end - offset
@@ -216,6 +221,7 @@ class ContextAnnotator:
             for (category, direction), ts, te in triggers:
                 if ts < e0 and s0 < te:  # the mention overlaps the trigger itself
                     continue
+                stops = negation_stops if category == NEGATED else any_stops
                 forward = direction in ("forward", "bidirectional") and te <= s0 and not any(te <= x <= s0 for x in stops)
                 backward = direction in ("backward", "bidirectional") and e0 <= ts and not any(e0 <= x < ts for x in stops)
                 if forward or backward:

@@ -276,6 +276,10 @@ class CodingEngine:
                 continue
             for matched, code in table_codes(seq, lambda prefix, bag: self.refine(prefix, bag | note_words), note_words):
                 self._add_words(hits, keys, sent, matched, CodeHit(code, CM, "engine", 1.0, 0))
+                # A table's site of both sides, where the category has no bilateral code: "bilateral pulmonary
+                # metastases" is C78.01 and C78.02 (the table gave C78.00 alone; 1 of 260 fresh8 notes).
+                for side in self._sides.both(code, sent):
+                    self._add_words(hits, keys, sent, matched, CodeHit(side, CM, "engine", 1.0, 0))
             if k not in procedural:
                 continue
             proposals = composer.propose(seq, PCS_PER_SENTENCE)
