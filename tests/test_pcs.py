@@ -280,3 +280,33 @@ def test_a_stent_placed_before_and_removed_now_is_a_removal(composer):
     """"Previously" marks the placement as past; the removal is this encounter's."""
     proposal = top(composer, "Previously placed left ureteral stent was removed cystoscopically.")
     assert proposal.code == "0TP98DZ"
+
+
+#: Passages naming several operations, body parts and devices: tables that score and tables that cannot reach the result.
+SHORTCUT_TEXTS = [*TEXTS,
+    "Cystoscopy with placement of left ureteral stent; the old stent was removed.",
+    "Coronary angiography and percutaneous coronary intervention with two drug-eluting stents in the LAD and RCA.",
+    "Laparoscopic right hemicolectomy with excision of mesenteric lymph nodes and drainage of a pelvic abscess.",
+    "Invasive mechanical ventilation for 120 consecutive hours; CT of the chest and abdomen with contrast.",
+    "Insertion of dual-chamber pacemaker generator into a left chest subcutaneous pocket.",
+    "Open reduction internal fixation of right distal radius fracture with plate and screws.",
+]
+
+
+def test_tables_that_cannot_reach_the_result_are_not_scored_and_change_nothing(composer, monkeypatch):
+    """A table whose proposals' bound is under the last one returned is skipped (medcode.codesets.pcs.bounds): the
+    same proposals as when every table is scored, with fewer tables scored."""
+    from medcode.codesets.pcs import composer as composer_module
+    from medcode.codesets.pcs.axes import _Call
+
+    scored = []
+    table = _Call.table
+    monkeypatch.setattr(_Call, "table", lambda call, t: scored.append(t.prefix) or table(call, t))
+    for limit in (1, 3):
+        pruned = [propose(composer, text, limit) for text in SHORTCUT_TEXTS]
+        skipped = len(scored)
+        with monkeypatch.context() as every:
+            every.setattr(composer_module, "_to_beat", lambda found, limit: -float("inf"))
+            assert [propose(composer, text, limit) for text in SHORTCUT_TEXTS] == pruned
+        assert skipped < len(scored) - skipped
+        scored.clear()

@@ -56,6 +56,7 @@ class _Call:
         self.q = query
         self.fired = composer._fire(query)
         self.cache: dict = {}
+        self.bounds: dict = {}      # the most each label can score (medcode.codesets.pcs.bounds)
         self.ops: dict[str, _Op] = {}
         self.op_matches: dict[frozenset[str], tuple[float, frozenset[str], float]] = {}
         self.prefix = ""            # the table being scored

@@ -10,6 +10,7 @@ from collections import defaultdict
 from itertools import chain
 
 from medcode.codesets.pcs.axes import _Call
+from medcode.codesets.pcs.bounds import ROUNDING_MARGIN, TableBounds
 from medcode.codesets.pcs.labels import (
     _SUFFIX_IN,
     _json,
@@ -72,6 +73,7 @@ class PcsComposer:
         self._aliases = self._build_aliases(terms)
         self._hints = self._build_hints(terms["index"])
         self._reader = PassageReader(words, self._idf, tables["labels"])
+        self._bounds = TableBounds(self)
 
     @classmethod
     @functools.cache
@@ -219,7 +221,13 @@ class PcsComposer:
                if score >= TABLE_SHARE * best}
         # A table the index points into is always scored: the index is the coder's own route to it.
         tables = [t for _, _, t in ops if t.prefix in top or t.prefix in call.fired.tables]
-        for table in tables:
+        # Most promising first, and none that cannot reach the result (see medcode.codesets.pcs.bounds): a code is
+        # its own table's, so the order changes no proposal.
+        bounded = sorted(((self._bounds.bound(call, t, call.operation(t)), k, t) for k, t in enumerate(tables)),
+                         key=lambda b: (-b[0], b[1]))
+        for bound, _, table in bounded:
+            if bound + ROUNDING_MARGIN < _to_beat(found, limit):
+                break
             for proposal in call.table(table):
                 if proposal.code not in found or found[proposal.code].score < proposal.score:
                     found[proposal.code] = proposal
@@ -364,6 +372,14 @@ class PcsComposer:
                     if code == prefix[3]:
                         return f"{title} of {self._labels[index].text}"
         return f"{title}, {self._labels[table.system].text}"
+
+
+def _to_beat(found: dict[str, PcsProposal], limit: int) -> float:
+    """The score a new proposal must reach to be returned: :data:`MIN_SCORE`, or once ``limit`` codes are found, the
+    last returned one's (with ``limit`` up to :data:`FAMILY_CAP`, :func:`_diverse` returns the best ``limit``)."""
+    if limit > FAMILY_CAP or len(found) < limit:
+        return MIN_SCORE
+    return max(MIN_SCORE, sorted((p.score for p in found.values()), reverse=True)[limit - 1])
 
 
 def _diverse(ranked: list[PcsProposal], limit: int) -> list[PcsProposal]:
