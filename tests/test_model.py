@@ -237,10 +237,10 @@ def test_neighbour_votes_are_the_targets_votes_and_follow_a_refit():
 
     notes = synthetic_notes(60, seed=40)
     texts = [n.text for n in synthetic_notes(8, seed=41)]
+    model = NoteModel(ridge_alpha=0.1, knn_k=5)
     for shift in (0, 1):  # the second fit gives other codes to the same notes
         gold = [{CM: [f"X{(i + shift) % 7:03d}", f"Y{(i * 3 + shift) % 5:03d}"], PCS: [f"0{i % 4:03d}"]}
                 for i in range(len(notes))]
-        model = NoteModel(ridge_alpha=0.1, knn_k=5) if not shift else model
         model.fit([n.text for n in notes], gold)
         _, knn = model.signals(texts)
         sims = (model._vectors(texts) @ model.train_matrix.T).toarray()

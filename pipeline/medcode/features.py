@@ -306,7 +306,7 @@ def _link_values(links: list, code: str, note_length: int, link_stats: dict, lin
                         within += 1
                 if within < category_rank:
                     category_rank = within
-            elif 0 < category_rank:
+            elif category_rank > 0:
                 category_rank = 0
         if m.words > max_words:
             max_words = m.words
