@@ -239,3 +239,31 @@ def test_an_extra_corpus_weighs_its_unlinked_diagnosis_rows_less_and_every_proce
     assert row_weights(CM, rows, 0.05, 0.3).tolist() == [0.3, 1.0, 0.3]
     assert row_weights(PCS, rows, 0.05, 0.3).tolist() == [0.05, 0.05, 0.05]
     assert TrainConfig().also_unlinked_weight < 1.0  # the default trains with it
+
+
+def test_neighbour_votes_are_the_targets_votes_and_follow_a_refit():
+    """The votes come from each training note's codes, held on the model: they are the sums a reading of the sparse
+    targets gives (shares added in neighbour order, the highest similarity kept), and a refit's new targets count."""
+    import numpy as np
+
+    from medcode.notemodel import NoteModel
+
+    notes = synthetic_notes(60, seed=40)
+    texts = [n.text for n in synthetic_notes(8, seed=41)]
+    model = NoteModel(ridge_alpha=0.1, knn_k=5)
+    for shift in (0, 1):  # the second fit gives other codes to the same notes
+        gold = [{CM: [f"X{(i + shift) % 7:03d}", f"Y{(i * 3 + shift) % 5:03d}"], PCS: [f"0{i % 4:03d}"]}
+                for i in range(len(notes))]
+        model.fit([n.text for n in notes], gold)
+        _, knn = model.signals(texts)
+        sims = (model._vectors(texts) @ model.train_matrix.T).toarray()
+        for i in range(len(texts)):
+            top = np.argsort(-sims[i], kind="stable")[:5]
+            total = float(sims[i, top].sum())
+            for system in (CM, PCS):
+                expected: dict = {}
+                for j in top:
+                    for code in gold[j][system]:
+                        vote, best = expected.get(code, (0.0, 0.0))
+                        expected[code] = (vote + float(sims[i, j]) / total, max(best, float(sims[i, j])))
+                assert knn[system][i] == expected

@@ -170,11 +170,15 @@ def _gather_links(system: str, mentions: list[Mention], index: dict[str, int],
                     set_aside[cat] |= demoting(code, system, status)
                 elif cat not in set_aside:
                     set_aside[cat] = set()
-            found = parents.get(code)
-            if found is None:
-                found = parents[code] = [parent for parent in ancestors(code, system) if parent in index]
-            for parent in found:
-                child_links[parent] = child_links.get(parent, 0) + 1
+    # Child links counted per linked code rather than per link (a note names a code ~3 times): the parents
+    # come in the order the per-link count first met them, as the links' codes are in first-link order.
+    for code, named in links.items():
+        found = parents.get(code)
+        if found is None:
+            found = parents[code] = [parent for parent in ancestors(code, system) if parent in index]
+        n = len(named)
+        for parent in found:
+            child_links[parent] = child_links.get(parent, 0) + n
     return links, Counter(child_links), affirmed, set_aside, stated, engine_ranks
 
 

@@ -153,6 +153,19 @@ class NoteModel:
                            for pair, n in seen.items() if n >= min_support}
         return self
 
+    def _train_codes(self, system: str) -> list[tuple[str, ...]]:
+        """The codes of each training note, kept on the model for its targets (a refit makes new ones): read
+        from the sparse targets neighbour by neighbour, a numpy slice and a label lookup per code, they were
+        most of the neighbour votes' time (0.11 s of 100 CodiEsp dev notes' 4.1 s ranking, plain Python)."""
+        y = self.targets[system]
+        held = self.__dict__.setdefault("_train_codes_held", {}).get(system)
+        if held is None or held[0] is not y:
+            labels, bounds = self.labels[system], y.indptr.tolist()
+            cols = y.indices.tolist()
+            held = self._train_codes_held[system] = (y, [tuple(labels[c] for c in cols[a:b])
+                                                         for a, b in zip(bounds[:-1], bounds[1:])])
+        return held[1]
+
     def signals(self, texts: list[str]) -> tuple[dict, dict]:
         """Classifier scores and neighbour votes for new texts.
 
@@ -165,17 +178,22 @@ class NoteModel:
         knn = {s: [] for s in SYSTEMS}
         k = min(self.knn_k, sims.shape[1])
         top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+        coded = {s: self._train_codes(s) for s in SYSTEMS}
         for i in range(len(texts)):
-            total = float(sims[i, top[i]].sum()) or 1.0
+            near = sims[i, top[i]]
+            total = float(near.sum()) or 1.0
+            neighbours = list(zip(top[i].tolist(), near.tolist()))
             for s in SYSTEMS:
                 votes: dict[str, list[float]] = {}
-                for j in top[i]:
-                    sim = float(sims[i, j])
-                    y = self.targets[s]
-                    for col in y.indices[y.indptr[j]:y.indptr[j + 1]]:
-                        v = votes.setdefault(self.labels[s][col], [0.0, 0.0])
-                        v[0] += sim / total
-                        v[1] = max(v[1], sim)
+                for j, sim in neighbours:
+                    share = sim / total
+                    for code in coded[s][j]:
+                        v = votes.get(code)
+                        if v is None:
+                            v = votes[code] = [0.0, 0.0]
+                        v[0] += share
+                        if sim > v[1]:  # max(v[1], sim): the value held on a tie
+                            v[1] = sim
                 knn[s].append({c: tuple(v) for c, v in votes.items()})
         return ridge, knn
 
