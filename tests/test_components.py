@@ -82,6 +82,19 @@ def test_pipeline_round_trips_through_disk(nlp, tmp_path):
     assert [t.text for t in loaded("IL-2 mediated")] == [t.text for t in nlp("IL-2 mediated")]
 
 
+def test_tokenizer_caches_the_chunks_after_a_special_case():
+    # spaCy caches a chunk's tokens only before a text's first special case ("e.g."): the chunks after it were
+    # split by the affix patterns again in every note.
+    tokenizer = build_nlp().tokenizer
+    search, searched = tokenizer.suffix_search, []
+    tokenizer.suffix_search = lambda chunk: searched.append(chunk) or search(chunk)  # (this empties the cache)
+    text = "Seen e.g. yesterday: fever, cough and IL-2 raised."
+    first = [(t.text, t.whitespace_) for t in tokenizer(text)]
+    searched.clear()
+    assert [(t.text, t.whitespace_) for t in tokenizer(text)] == first
+    assert searched == []  # every chunk from the cache (the special case from its own table)
+
+
 def test_tokenizer_is_scispacys_and_stores_no_rules(nlp, tmp_path):
     import spacy
     from scispacy.custom_tokenizer import combined_rule_tokenizer

@@ -5,6 +5,13 @@ pipeline is made or loaded, never read back from a model folder: reading back 4,
 factory has just made doubled the load's slowest step. :class:`RuleTokenizer` is spaCy's tokenizer
 with serialisation that says so, so ``spacy.load`` of a model's ``nlp/`` folder needs no tokenizer
 file and cannot overwrite the rules with stale ones.
+
+spaCy's tokenizer caches the tokens of each whitespace-delimited chunk it splits, but only until the first
+special case of a text (an abbreviation such as "e.g." or "1."): its flag for "this chunk met a special case"
+is one per text, so every chunk after the first special case is split anew with the prefix, suffix and infix
+patterns, in every note. :class:`RuleTokenizer` splits each chunk it has not seen on its own first, so that
+every chunk without a special case is cached (the tokens are the ones spaCy makes for it: a chunk's tokens do
+not depend on the text around it).
 """
 
 from __future__ import annotations
@@ -16,15 +23,39 @@ from types import SimpleNamespace
 import spacy
 from spacy.language import Language
 from spacy.tokenizer import Tokenizer
+from spacy.tokens import Doc
 from spacy.util import ensure_path
 
 #: The registered name a saved pipeline's config refers to.
 TOKENIZER_NAME = "medcode.scispacy_tokenizer.v1"
 _MARKER = "rebuilt from scispaCy's rules by medcode.scispacy_tokenizer.v1; nothing is stored\n"
+#: Chunks a tokenizer caches the tokens of (spaCy's default is 10,000; the 250 CodiEsp dev notes have 13,600
+#: distinct chunks). About 15 MB when full.
+CHUNKS_KEPT = 50_000
 
 
 class RuleTokenizer(Tokenizer):
-    """spaCy's tokenizer whose rules come from its factory only: serialisation stores none."""
+    """spaCy's tokenizer whose rules come from its factory only (serialisation stores none), caching every chunk
+    without a special case (see the module's docstring).
+
+    CodiEsp dev, CPU ms a note, after 20 warm-up notes: 2.39 -> 1.83 on notes it has not seen, 1.39 -> 0.15 on
+    notes seen before (bare ``spacy.blank("en")``: 2.41 and 1.45); the tokens are the same.
+    """
+
+    def __init__(self, *args, **kwargs):
+        # spaCy's __reduce__ (a pipeline sent to worker processes) passes no cache size: this is its default.
+        kwargs.setdefault("max_cache_size", CHUNKS_KEPT)
+        super().__init__(*args, **kwargs)
+        self._tried: set[str] = set()
+
+    def __call__(self, text: str) -> Doc:
+        tried = self._tried
+        if len(tried) < CHUNKS_KEPT:
+            for chunk in text.split():  # str.split's whitespace is str.isspace's, which spaCy splits at
+                if chunk not in tried:
+                    tried.add(chunk)
+                    Tokenizer.__call__(self, chunk)  # caches its tokens unless it meets a special case
+        return Tokenizer.__call__(self, text)
 
     def to_disk(self, path, **kwargs) -> None:
         ensure_path(path).write_text(_MARKER, encoding="utf-8")
